@@ -1,0 +1,1 @@
+"""Transformer interview bot: engine, storage, platforms and CLI."""

@@ -1,0 +1,83 @@
+"""Compose the engine once: settings -> database -> bank and grader -> services.
+
+Every entry point (terminal, Slack, Discord, `run`) builds one App and registers its
+Messenger with `app.delivery`; tests build it with a FakeClock and a temp database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.engine.drills import DrillService
+from bot.engine.reviews import ReviewScheduler
+from bot.engine.timers import TimerService
+from bot.grading import Grader
+from bot.storage.db import Database, open_database
+from bot.storage.store import Store
+from handlers.delivery import Delivery
+from question_bank.loader import load_serving_bank
+from question_bank.schema import Bank
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """The running engine and what it is made of."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    store: Store
+    bank: Bank
+    grader: Grader
+    timers: TimerService
+    delivery: Delivery
+    drills: DrillService
+
+    async def start(self) -> None:
+        """Start firing timers; overdue ones fire at once."""
+        await self.timers.start()
+
+    async def close(self) -> None:
+        await self.timers.stop()
+        await self.db.close()
+
+
+_GRADER_CACHE: dict[int, Grader] = {}
+
+
+def grader_for(bank: Bank) -> Grader:
+    """One grader per loaded bank: building the vectors is the expensive part of start-up."""
+    key = id(bank)
+    if key not in _GRADER_CACHE:
+        _GRADER_CACHE[key] = Grader(bank)
+    return _GRADER_CACHE[key]
+
+
+def load_bank_for(settings: Settings) -> Bank:
+    loaded = load_serving_bank(settings.bank_paths)
+    for path, problems in loaded.rejected.items():
+        log.error("extra bank rejected path=%s problems=%s", path, len(problems))
+        for problem in problems:
+            log.error("bank problem %s", problem)
+    return loaded.bank
+
+
+async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Bank | None = None) -> App:
+    """Open the database and wire the services (timers are not started yet)."""
+    clock = clock or SystemClock()
+    bank = bank or load_bank_for(settings)
+    grader = grader_for(bank)
+    db = await open_database(settings.db_path)
+    store = Store(db)
+    timers = TimerService(store, clock)
+    delivery = Delivery()
+    drills = DrillService(
+        store=store, bank=bank, grader=grader, clock=clock, timers=timers, reviews=ReviewScheduler(store),
+        notify=delivery,
+    )
+    return App(settings, clock, db, store, bank, grader, timers, delivery, drills)

@@ -1,0 +1,339 @@
+"""Argument parsing and the subcommands that run without a chat platform.
+
+Errors people can fix (a bad option value, an unknown section or question id, an
+unwritable database path) print one line and exit with code 2 or 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import setup_logging
+from bot.storage.db import StorageError
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, naming the valid choices."""
+
+    def error(self, message: str) -> NoReturn:
+        message = message.replace("'", "")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """A value the person typed is not valid; printed as one line with exit code 2."""
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "me"
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="interview-bot",
+        description="Mock Transformer interviews in the terminal, Slack and Discord.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--db", type=Path, help="SQLite database path (env INTERVIEW_BOT_DB)")
+    parser.add_argument("--log-format", choices=["plain", "json"], help="log line format")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    drill = sub.add_parser("drill", help="a mock interview in the terminal")
+    drill.add_argument("action", nargs="?", choices=["stop", "status"], help="stop or show the unfinished drill")
+    drill.add_argument("--count", type=_positive_int, default=None, help="number of questions (default 5)")
+    drill.add_argument("--section", help="only this section (1-4)")
+    drill.add_argument("--tag", help="only questions with this tag")
+    drill.add_argument("--lang", choices=["zh", "en"], default=None, help="language (default zh)")
+    drill.add_argument("--minutes", type=_positive_float, default=None, help="minutes per question (default 5)")
+    drill.add_argument("--user", default=None, help="your name (default: the OS user)")
+    drill.add_argument("--self-grade", action="store_true", help="rate yourself instead of the automatic grader")
+    drill.add_argument("--resume", action="store_true", help="continue your unfinished drill")
+    drill.add_argument("--new", action="store_true", help="end an unfinished drill and start a new one")
+
+    review = sub.add_parser("review", help="a terminal drill of the questions due for review")
+    review.add_argument("--count", type=_positive_int, default=None)
+    review.add_argument("--lang", choices=["zh", "en"], default=None)
+    review.add_argument("--minutes", type=_positive_float, default=None)
+    review.add_argument("--user", default=None)
+
+    report = sub.add_parser("report", help="show a finished drill's report again")
+    report.add_argument("drill_id", nargs="?", type=int, help="drill number (default: the latest)")
+    report.add_argument("--answers", action="store_true", help="include the reference answers")
+    report.add_argument("--user", default=None)
+    report.add_argument("--lang", choices=["zh", "en"], default=None)
+
+    grade = sub.add_parser("grade", help="grade a reply read from standard input, or a batch file")
+    grade.add_argument("qid", nargs="?", help="question id, e.g. 1.4")
+    grade.add_argument("--batch", type=Path, help="JSON lines {qid, reply}; one JSON result per line")
+
+    bank = sub.add_parser("bank", help="list, show and validate the question bank")
+    bank_sub = bank.add_subparsers(dest="bank_command", metavar="ACTION", parser_class=OneLineParser, required=True)
+    blist = bank_sub.add_parser("list", help="list questions")
+    blist.add_argument("--section")
+    blist.add_argument("--tag")
+    blist.add_argument("--json", action="store_true", help="one JSON array with every field")
+    bshow = bank_sub.add_parser("show", help="show one question")
+    bshow.add_argument("qid")
+    bshow.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    bval = bank_sub.add_parser("validate", help="check bank files and report every problem")
+    bval.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the built-in bank)")
+
+    db = sub.add_parser("db", help="database care")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=OneLineParser, required=True)
+    db_sub.add_parser("migrate", help="apply pending migrations")
+    db_sub.add_parser("check", help="integrity check and schema version")
+    backup = db_sub.add_parser("backup", help="online backup, safe while the bot runs")
+    backup.add_argument("path", type=Path)
+
+    for extra in _EXTRA_PARSERS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_PARSERS: list[Callable[[Any], None]] = []
+_HANDLERS: dict[str, Handler] = {}
+
+
+def subcommand(name: str, add_parser: Callable[[Any], None]) -> Callable[[Handler], Handler]:
+    """Register a subcommand from another module (platform adapters, deployment)."""
+
+    def wrap(fn: Handler) -> Handler:
+        _EXTRA_PARSERS.append(add_parser)
+        _HANDLERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of minutes, not {text}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    return load_settings(
+        config_file=args.config,
+        environ=os.environ if environ is None else environ,
+        flags={"db_path": args.db, "log_format": args.log_format, "log_level": args.log_level},
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `interview-bot` script."""
+    _load_plugins()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        print(f"interview-bot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(settings.log_format, settings.log_level if args.log_level else "WARNING"
+                  if args.command in _QUIET else settings.log_level, secrets=_secrets(settings))
+    handler = _HANDLERS.get(args.command) or _BUILTIN[args.command]
+    try:
+        return handler(args, settings)
+    except UsageError as exc:
+        print(f"interview-bot {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(f"interview-bot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+_QUIET = {"drill", "review", "report", "grade", "bank", "db"}
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [s for s in (settings.discord_token, settings.slack_bot_token, settings.slack_app_token,
+                        settings.slack_signing_secret) if s]
+
+
+def _load_plugins() -> None:
+    """Import modules that register subcommands (kept lazy so the terminal drill starts fast)."""
+    import importlib
+
+    for module in ("bot.platforms.slack.cli", "bot.platforms.discord.cli", "bot.runner"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+# -- built-in subcommands -------------------------------------------------------------------------
+
+
+def _load_bank(settings: Settings) -> Any:
+    from bot.app import load_bank_for
+
+    return load_bank_for(settings)
+
+
+def _scope(bank: Any, section: str | None, tag: str | None) -> Any:
+    from bot.engine.selection import ScopeError, parse_scope
+
+    try:
+        return parse_scope(bank, section, tag)
+    except ScopeError as exc:
+        raise UsageError(f"unknown {exc.key} {exc.value}; valid choices: {', '.join(exc.valid)}") from None
+
+
+def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = False) -> int:
+    from bot.app import build_app
+    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
+
+    bank = _load_bank(settings)
+    scope = _scope(bank, getattr(args, "section", None), getattr(args, "tag", None))
+    lang = args.lang or settings.lang
+    user = args.user or _default_user()
+    action = getattr(args, "action", None)
+
+    async def go() -> int:
+        app = await build_app(settings, bank=bank)
+        try:
+            if action in ("stop", "status"):
+                return await _drill_action(app, action, user, lang)
+            console_args = ConsoleDrillArgs(
+                user=user, count=args.count or settings.drill_count, scope=scope, lang=lang,
+                minutes=args.minutes or settings.drill_minutes, self_grade=getattr(args, "self_grade", False),
+                resume=getattr(args, "resume", False), new=getattr(args, "new", False), review=review,
+            )
+            return await run_console_drill(app, console_args)
+        finally:
+            await app.close()
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        from bot.i18n import t
+
+        print("\n" + t("console.interrupted", lang), file=sys.stdout)
+        return 130
+
+
+async def _drill_action(app: Any, action: str, user: str, lang: str) -> int:
+    from bot.engine.drills import DrillError
+    from bot.platforms.base import UserRef
+    from bot.platforms.console.render import render_text
+    from handlers.views import render
+
+    ref = UserRef("console", user, user)
+    try:
+        if action == "status":
+            print(render_text(render(await app.drills.status(ref))))
+        else:
+            for item in await app.drills.stop(ref):
+                print(render_text(render(item.event)))
+    except DrillError as exc:
+        print(render_text(render(exc.notice)))
+        return 1
+    return 0
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    return cmd_drill(args, settings, review=True)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_app
+    from bot.engine.drills import DrillError
+    from bot.platforms.base import UserRef
+    from bot.platforms.console.render import render_text
+    from handlers.views import render
+
+    user = args.user or _default_user()
+
+    async def go() -> int:
+        app = await build_app(settings)
+        try:
+            report = await app.drills.report(UserRef("console", user, user), args.drill_id, with_answers=args.answers)
+            if args.lang:
+                from dataclasses import replace
+
+                report = replace(report, lang=args.lang)
+            print(render_text(render(report)))
+            return 0
+        except DrillError as exc:
+            print(render_text(render(exc.notice)))
+            return 1
+        finally:
+            await app.close()
+
+    return asyncio.run(go())
+
+
+def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import grader_for
+    from bot.grading.cli import run_batch, run_single
+
+    bank = _load_bank(settings)
+    if args.batch is not None:
+        return run_batch(bank, args.batch, sys.stdout, grader=grader_for(bank))
+    if not args.qid:
+        raise UsageError("give a question id (interview-bot grade 1.4 < reply.txt) or --batch FILE")
+    return run_single(bank, args.qid, sys.stdin.read(), sys.stdout, grader=grader_for(bank))
+
+
+def cmd_bank(args: argparse.Namespace, settings: Settings) -> int:
+    from question_bank import cli as bank_cli
+
+    return bank_cli.run(args, settings, sys.stdout)
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage import maintenance
+
+    return asyncio.run(maintenance.run(args.db_command, settings.db_path, getattr(args, "path", None), sys.stdout))
+
+
+_BUILTIN: dict[str, Handler] = {
+    "drill": cmd_drill,
+    "review": cmd_review,
+    "report": cmd_report,
+    "grade": cmd_grade,
+    "bank": cmd_bank,
+    "db": cmd_db,
+}
+
+
+def print_json(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")

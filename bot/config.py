@@ -1,0 +1,140 @@
+"""One settings object, built from defaults < TOML file < environment < CLI flags, then passed in.
+
+Nothing else in the code reads os.environ: the CLI builds Settings once and hands it
+down, so tests construct Settings directly with whatever they need.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = Path("data/interview-bot.sqlite3")
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, with its default."""
+
+    db_path: Path = DEFAULT_DB
+    bank_paths: tuple[Path, ...] = ()
+    lang: str = "zh"
+    answer_minutes: float = 5.0
+    drill_minutes: float = 5.0
+    drill_count: int = 5
+    log_format: str = "plain"
+    log_level: str = "INFO"
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
+    discord_token: str | None = field(default=None, repr=False)
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    discord_thread_replies: bool = False
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str | None = None
+    slack_admin_users: tuple[str, ...] = ()
+    schedule_grace_minutes: float = 120.0
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given non-None values applied."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+# Environment variable -> settings field.  The deployment files are checked against this table.
+ENV_VARS: dict[str, str] = {
+    "INTERVIEW_BOT_DB": "db_path",
+    "INTERVIEW_BOT_BANK_PATHS": "bank_paths",
+    "INTERVIEW_BOT_LANG": "lang",
+    "INTERVIEW_BOT_ANSWER_MINUTES": "answer_minutes",
+    "INTERVIEW_BOT_LOG_FORMAT": "log_format",
+    "INTERVIEW_BOT_LOG_LEVEL": "log_level",
+    "INTERVIEW_BOT_ADMIN_PORT": "admin_port",
+    "INTERVIEW_BOT_ADMIN_HOST": "admin_host",
+    "DISCORD_TOKEN": "discord_token",
+    "DISCORD_API_BASE": "discord_api_base",
+    "DISCORD_GATEWAY_URL": "discord_gateway_url",
+    "DISCORD_THREAD_REPLIES": "discord_thread_replies",
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "SLACK_API_URL": "slack_api_url",
+    "SLACK_ADMIN_USERS": "slack_admin_users",
+    "INTERVIEW_BOT_SCHEDULE_GRACE_MINUTES": "schedule_grace_minutes",
+}
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = str(_FIELD_TYPES[name])
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind.startswith("tuple[Path"):
+            items = value if isinstance(value, list | tuple) else str(value).split(":")
+            return tuple(Path(str(p)).expanduser() for p in items if str(p))
+        if kind.startswith("tuple[str"):
+            items = value if isinstance(value, list | tuple) else str(value).split(",")
+            return tuple(str(p).strip() for p in items if str(p).strip())
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                raise ValueError(value)
+            return text in {"1", "true", "yes", "on"}
+        if kind == "float":
+            return float(value)
+        if kind in ("int", "int | None"):
+            return int(value)
+        return str(value) if value is not None else None
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {value!r}") from exc
+
+
+def _validate(settings: Settings) -> Settings:
+    if settings.lang not in ("zh", "en"):
+        raise SettingsError(f"setting 'lang' must be zh or en, not {settings.lang!r}")
+    if settings.log_format not in ("plain", "json"):
+        raise SettingsError(f"setting 'log_format' must be plain or json, not {settings.log_format!r}")
+    if settings.answer_minutes <= 0 or settings.drill_minutes <= 0:
+        raise SettingsError("answer and drill minutes must be positive")
+    return settings
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings: defaults, then the TOML file, then environment, then flags (non-None)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {config_file} is not valid TOML: {exc}") from exc
+        section = data.get("interview_bot", data)
+        for key, value in section.items():
+            if key not in _FIELD_TYPES:
+                raise SettingsError(f"config file {config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, value)
+    for var, name in ENV_VARS.items():
+        if environ is not None and environ.get(var, "") != "":
+            values[name] = _coerce(name, environ[var])
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return _validate(Settings(**values))

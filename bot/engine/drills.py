@@ -1,0 +1,631 @@
+"""One-on-one drills: questions one after another, probes for missed key points, a report, reviews.
+
+A drill is rows: the drill, its items (questions and probes, ordered by `position`)
+and the answer parts a person sent for each item.  Every step is a transaction, and
+the only in-memory state is a per-person lock that keeps one person's messages in
+order, so a restart loses nothing and resumes from the rows and timers.
+
+Scoring of a question with probes: the question's result is the first answer's
+score plus half of what the probes recover: s0 + 0.5 · (100 − s0) · mean(probe)/100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.engine.events import CALLER, Notice, Notify, Outgoing, Target, channel, dm
+from bot.engine.reviews import RATING_NAMES, ReviewScheduler, rating_for_score
+from bot.engine.selection import Scope, questions_in, shuffled
+from bot.engine.timers import TimerService
+from bot.grading import Grade, Grader
+from bot.platforms.base import ConversationRef, UserRef
+from bot.storage.store import DrillItemRow, DrillRow, Store, TimerRow, UserRow
+from question_bank.schema import Bank, KeyPoint, Localized, Question
+
+log = logging.getLogger(__name__)
+
+DONE_WORDS = frozenset({"done", "好了", "完成", "提交", "submit"})
+MAX_REPLY_CHARS = 4000
+IMPORTANT_WEIGHT = 2.0
+
+
+class DrillError(Exception):
+    """A drill request that cannot be served; carries the Notice to show."""
+
+    def __init__(self, notice: Notice) -> None:
+        self.notice = notice
+        super().__init__(notice.key)
+
+
+@dataclass(frozen=True, slots=True)
+class DrillOptions:
+    count: int = 5
+    scope: Scope = field(default_factory=Scope)
+    minutes: float = 5.0
+    lang: str = "zh"
+    grading: str = "auto"  # or "self"
+    on_timeout: str = "move_on"  # or "accept_late" (the terminal: the person is still typing)
+    review_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DrillQuestion:
+    """Ask a question (or a probe) of the drill."""
+
+    drill_id: int
+    item_id: int
+    question: Question
+    index: int
+    total: int
+    deadline: datetime
+    minutes: float
+    lang: str
+    probe_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DrillFeedback:
+    """The result of one answer."""
+
+    drill_id: int
+    item_id: int
+    question: Question
+    grade: Grade | None
+    late: bool
+    lang: str
+    needs_rating: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    qid: str
+    question: Question
+    state: str
+    score: int | None
+    seconds: float | None
+    late: bool
+    probes: int
+    covered: tuple[str, ...]
+    missed: tuple[str, ...]
+    self_rating: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DrillReport:
+    drill_id: int
+    lang: str
+    reason: str  # finished / stopped / expired / requested
+    lines: tuple[ReportLine, ...]
+    overall: int
+    answered: int
+    by_tag: tuple[tuple[str, int], ...]
+    strongest: tuple[str, ...]
+    weakest: tuple[str, ...]
+    reviews: tuple[tuple[str, datetime], ...]
+    with_answers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DrillStatus:
+    drill_id: int
+    position: int
+    total: int
+    qid: str
+    seconds_left: float
+    lang: str
+
+
+class DrillService:
+    """The drill engine; adapters reach it through handlers, timers through `notify`."""
+
+    KIND_DEADLINE = "drill.deadline"
+    KIND_IDLE = "drill.idle"
+
+    def __init__(
+        self, *, store: Store, bank: Bank, grader: Grader, clock: Clock, timers: TimerService,
+        reviews: ReviewScheduler, notify: Notify, idle: timedelta = timedelta(hours=24), max_probes: int = 2,
+    ) -> None:
+        self._store = store
+        self._bank = bank
+        self._grader = grader
+        self._clock = clock
+        self._timers = timers
+        self._reviews = reviews
+        self._notify = notify
+        self._idle = idle
+        self._max_probes = max_probes
+        self._locks: dict[int, asyncio.Lock] = {}
+        timers.register(self.KIND_DEADLINE, self._on_deadline)
+        timers.register(self.KIND_IDLE, self._on_idle)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _lock(self, user_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    async def _user(self, user: UserRef) -> UserRow:
+        return await self._store.ensure_user(user.platform, user.user_id, user.display_name, self._clock.now())
+
+    def _user_ref(self, row: UserRow) -> UserRef:
+        return UserRef(row.platform, row.platform_user_id, row.display_name)
+
+    def _question_for(self, item: DrillItemRow, root: Question | None = None) -> tuple[Question, str | None]:
+        """The question to grade an item against, and the probe text shown for a built probe."""
+        question = self._bank.get(item.question_id)
+        if question is None:
+            raise LookupError(item.question_id)
+        if item.probe_key_point is None:
+            return question, None
+        return self._built_probe(question, item.probe_key_point), None
+
+    def _built_probe(self, question: Question, key_point_id: str) -> Question:
+        """A probe on one missed key point, asked the way an interviewer would."""
+        kp = next(k for k in question.key_points if k.id == key_point_id)
+        first_probe = question.key_points and key_point_id == self._first_important(question)
+        if question.hint.zh and first_probe:
+            text = Localized(
+                zh=_fmt("drill.built_probe", "zh", hint=question.hint.zh),
+                en=_fmt("drill.built_probe", "en", hint=question.hint.en),
+            )
+        else:
+            text = Localized(
+                zh=_fmt("drill.built_probe_topic", "zh", topic=_topic(kp, "zh")),
+                en=_fmt("drill.built_probe_topic", "en", topic=_topic(kp, "en")),
+            )
+        return replace(
+            question, id=f"{question.id}~{kp.id}", text=text, key_points=(kp,), follow_ups=(), parent=question.id,
+            hint=Localized(zh=kp.text.zh, en=kp.text.en),
+        )
+
+    @staticmethod
+    def _first_important(question: Question) -> str | None:
+        ranked = sorted(question.key_points, key=lambda k: -k.weight)
+        return ranked[0].id if ranked else None
+
+    async def _root_items(self, drill_id: int) -> tuple[list[DrillItemRow], dict[int, list[DrillItemRow]]]:
+        items = await self._store.drill_items(drill_id)
+        roots = [i for i in items if i.parent_item_id is None]
+        probes: dict[int, list[DrillItemRow]] = {}
+        for item in items:
+            if item.parent_item_id is not None:
+                probes.setdefault(item.parent_item_id, []).append(item)
+        return roots, probes
+
+    def _home(self, drill: DrillRow, user: UserRef) -> Target:
+        return dm(user)
+
+    # -- starting -------------------------------------------------------------------------------
+
+    async def start(self, user: UserRef, where: ConversationRef, options: DrillOptions) -> list[Outgoing]:
+        """Start a drill; in a channel, say so there and continue in the person's DM."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            active = await self._store.active_drill(row.id)
+            if active is not None:
+                status = await self._status(active)
+                raise DrillError(
+                    Notice("drill.already_active", options.lang, {"position": status.position, "total": status.total})
+                )
+            now = self._clock.now()
+            question_ids = await self._pick_questions(row.id, options, now)
+            if not question_ids:
+                if options.review_only:
+                    cards = await self._store.cards(row.id)
+                    if cards:
+                        raise DrillError(Notice("drill.nothing_due", options.lang, {"next": cards[0][1]}))
+                    raise DrillError(Notice("drill.nothing_due_never", options.lang))
+                raise DrillError(Notice("error.empty_scope", options.lang, error=True))
+            conversation_id = None
+            if not where.is_dm:
+                conv = await self._store.ensure_conversation(
+                    where.platform, where.workspace_id, where.channel_id, is_dm=False, lang=options.lang,
+                    answer_minutes=options.minutes, now=now,
+                )
+                conversation_id = conv.id
+            async with self._store.db.transaction() as conn:
+                drill_id = await self._store.create_drill(
+                    conn, user_id=row.id, conversation_id=conversation_id, lang=options.lang,
+                    minutes=options.minutes, scope={**options.scope.as_dict(), "review": options.review_only},
+                    grading=options.grading, on_timeout=options.on_timeout, question_ids=question_ids, now=now,
+                )
+                await self._store.add_timer(conn, self.KIND_IDLE, drill_id, now + self._idle, now)
+            drill = await self._store.get_drill(drill_id)
+            assert drill is not None
+            out: list[Outgoing] = []
+            if not where.is_dm:
+                out.append(Outgoing(Target("caller", private=True),
+                                    Notice("drill.started_in_channel", options.lang, {"name": user.display_name or user.user_id})))
+            out.extend(await self._ask_next(drill, self._user_ref(row)))
+        self._timers.poke()
+        return out
+
+    async def _pick_questions(self, user_id: int, options: DrillOptions, now: datetime) -> list[str]:
+        """Due reviews first, then questions not yet seen, then the rest, within the scope."""
+        in_scope = {q.id for q in questions_in(self._bank, options.scope)}
+        due = [qid for qid, _due, _score in await self._store.due_cards(user_id, now) if qid in in_scope]
+        if options.review_only:
+            return due[: options.count]
+        seen = await self._store.seen_question_ids(user_id)
+        seed = f"{user_id}:{now.isoformat()}"
+        fresh = shuffled(sorted(in_scope - seen - set(due)), seed)
+        rest = shuffled(sorted((in_scope & seen) - set(due)), seed + ":seen")
+        return (due + fresh + rest)[: options.count]
+
+    async def _ask_next(self, drill: DrillRow, user: UserRef) -> list[Outgoing]:
+        """Ask the next pending item, or finish the drill with its report."""
+        item = await self._store.next_pending_item(drill.id)
+        if item is None:
+            return await self._finish(drill, "finished", "finished")
+        return await self._ask(drill, item, user)
+
+    async def _ask(self, drill: DrillRow, item: DrillItemRow, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
+        now = self._clock.now()
+        minutes = minutes or drill.minutes
+        deadline = now + timedelta(minutes=minutes)
+        async with self._store.db.transaction() as conn:
+            await self._store.mark_item_asked(conn, item.id, now, deadline)
+            await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
+            await self._store.add_timer(conn, self.KIND_DEADLINE, item.id, deadline, now)
+            await self._store.touch_drill(conn, drill.id, now)
+        self._timers.poke()
+        roots, _ = await self._root_items(drill.id)
+        root_id = item.parent_item_id or item.id
+        index = next((n for n, r in enumerate(roots, start=1) if r.id == root_id), 1)
+        question, _ = self._question_for(item)
+        return [Outgoing(self._home(drill, user), DrillQuestion(
+            drill.id, item.id, question, index, len(roots), deadline, minutes, drill.lang,
+            probe_text=question.text.get(drill.lang) if item.parent_item_id is not None else None,
+        ))]
+
+    # -- answering ------------------------------------------------------------------------------
+
+    async def active(self, user: UserRef) -> DrillRow | None:
+        row = await self._store.find_user(user.platform, user.user_id)
+        return await self._store.active_drill(row.id) if row else None
+
+    async def message(self, user: UserRef, text: str, *, event_id: str | None = None) -> list[Outgoing]:
+        """A message from the person in their drill: part of the answer, or `done`."""
+        if text.strip().lower() in DONE_WORDS:
+            return await self.submit(user)
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
+            if len(text) > MAX_REPLY_CHARS:
+                raise DrillError(Notice("error.too_long", drill.lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True))
+            if not text.strip():
+                raise DrillError(Notice("error.empty_reply", drill.lang, error=True))
+            item = await self._store.current_item(drill.id)
+            if item is None:
+                return []
+            now = self._clock.now()
+            async with self._store.db.transaction() as conn:
+                await self._store.add_answer(
+                    conn, user_id=row.id, text=text, now=now, drill_item_id=item.id, event_id=event_id,
+                    late=bool(item.deadline_at and now > item.deadline_at),
+                )
+                await self._store.touch_drill(conn, drill.id, now)
+        return []
+
+    async def submit(self, user: UserRef) -> list[Outgoing]:
+        """Grade what the person wrote for the current item and move on."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+            item = await self._store.current_item(drill.id)
+            if item is None:
+                return []
+            parts = await self._store.item_answers(item.id)
+            if not parts:
+                raise DrillError(Notice("drill.nothing_to_submit", drill.lang))
+            return await self._close_answered(drill, item, self._user_ref(row), "\n".join(p.text for p in parts))
+
+    async def _close_answered(self, drill: DrillRow, item: DrillItemRow, user: UserRef, text: str) -> list[Outgoing]:
+        now = self._clock.now()
+        late = bool(item.deadline_at and now > item.deadline_at)
+        question, _ = self._question_for(item)
+        grade: Grade | None = None
+        if drill.grading == "auto":
+            grade = self._grader.grade(question, text)
+        async with self._store.db.transaction() as conn:
+            closed = await self._store.close_item(
+                conn, item.id, state="answered", now=now, late=late, score=grade.score if grade else None,
+                grade=grade.to_json() if grade else None,
+            )
+            if not closed:
+                return []
+            await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
+            await self._store.touch_drill(conn, drill.id, now)
+        out: list[Outgoing] = [Outgoing(self._home(drill, user), DrillFeedback(
+            drill.id, item.id, question, grade, late, drill.lang, needs_rating=drill.grading == "self"))]
+        if drill.grading == "self":
+            return out  # wait for the rating before moving on
+        out.extend(await self._after_item(drill, item, user))
+        return out
+
+    async def rate(self, user: UserRef, rating: str) -> list[Outgoing]:
+        """A self-rating (again/hard/good/easy) for the last answered item of a self-graded drill."""
+        row = await self._user(user)
+        rating = rating.strip().lower()
+        if rating not in RATING_NAMES:
+            raise DrillError(Notice("console.rate_invalid", row.lang or "zh"))
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+            items = await self._store.drill_items(drill.id)
+            waiting = [i for i in items if i.state == "answered" and i.self_rating is None]
+            if not waiting:
+                return []
+            item = waiting[-1]
+            now = self._clock.now()
+            await self._store.set_item_rating(item.id, rating)
+            async with self._store.db.transaction() as conn:
+                await self._reviews.record(conn, row.id, item.question_id, RATING_NAMES[rating], now, None)
+            return await self._ask_next(drill, self._user_ref(row))
+
+    async def skip(self, user: UserRef) -> list[Outgoing]:
+        """Skip the current item; recorded as skipped."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+            item = await self._store.current_item(drill.id)
+            if item is None:
+                return []
+            now = self._clock.now()
+            async with self._store.db.transaction() as conn:
+                if not await self._store.close_item(conn, item.id, state="skipped", now=now):
+                    return []
+                await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
+                await self._store.touch_drill(conn, drill.id, now)
+            question, _ = self._question_for(item)
+            out = [Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.skipped", drill.lang, {"qid": question.id}))]
+            out.extend(await self._after_item(drill, item, self._user_ref(row)))
+            return out
+
+    async def _after_item(self, drill: DrillRow, item: DrillItemRow, user: UserRef) -> list[Outgoing]:
+        """Probe a missed key point, or record the question's review and ask the next one."""
+        root = await self._store.get_item(item.parent_item_id) if item.parent_item_id else await self._store.get_item(item.id)
+        assert root is not None
+        probes = [i for i in await self._store.drill_items(drill.id) if i.parent_item_id == root.id]
+        if root.state == "answered" and drill.grading == "auto" and len(probes) < self._max_probes:
+            probe = await self._plan_probe(drill, root, probes)
+            if probe is not None:
+                return await self._ask(drill, probe, user)
+        if drill.grading == "auto" or root.state != "answered":
+            final = self._final_score(root, probes)
+            async with self._store.db.transaction() as conn:
+                await self._reviews.record(
+                    conn, drill.user_id, root.question_id, rating_for_score(final), self._clock.now(), final
+                )
+        return await self._ask_next(drill, user)
+
+    async def _plan_probe(
+        self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow]
+    ) -> DrillItemRow | None:
+        question = self._bank.get(root.question_id)
+        if question is None or root.grade is None:
+            return None
+        if probes and probes[-1].state != "answered":
+            return None
+        missing = self._missing_important(question, root, probes)
+        if not missing:
+            return None
+        probe_qid: str = question.id
+        key_point: str | None = missing[0].id
+        if not probes:
+            inline = [f for f in question.follow_ups if (q := self._bank.get(f)) is not None and q.parent == question.id]
+            if inline:
+                probe_qid, key_point = inline[0], None
+        async with self._store.db.transaction() as conn:
+            item_id = await self._store.insert_probe_item(
+                conn, drill.id, root, root.position + len(probes) + 1, probe_qid, key_point
+            )
+        return await self._store.get_item(item_id)
+
+    def _missing_important(
+        self, question: Question, root: DrillItemRow, probes: list[DrillItemRow]
+    ) -> list[KeyPoint]:
+        """Important key points still missed after the first answer and any built probes."""
+        assert root.grade is not None
+        recovered: set[str] = set()
+        for probe in probes:
+            if probe.grade and probe.probe_key_point:
+                recovered.update(probe.grade.get("covered", []))
+                recovered.update(probe.grade.get("partial", []))
+        asked = {p.probe_key_point for p in probes if p.probe_key_point}
+        missed = set(root.grade.get("missed", [])) | set(root.grade.get("contradicted", []))
+        ranked = sorted(question.key_points, key=lambda k: (-k.weight, question.key_points.index(k)))
+        return [
+            k for k in ranked
+            if k.id in missed and k.id not in recovered and k.id not in asked and k.weight >= IMPORTANT_WEIGHT
+        ]
+
+    @staticmethod
+    def _final_score(root: DrillItemRow, probes: Sequence[DrillItemRow]) -> int | None:
+        if root.state != "answered" or root.score is None:
+            return 0 if root.state in ("skipped", "unanswered") else None
+        scored = [p.score or 0 for p in probes if p.state in ("answered", "skipped", "unanswered")]
+        if not scored:
+            return root.score
+        recovered = 0.5 * (100 - root.score) * (sum(scored) / len(scored)) / 100
+        return min(100, round(root.score + recovered))
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    async def _on_deadline(self, timer: TimerRow) -> None:
+        item = await self._store.get_item(timer.ref_id)
+        if item is None or item.state != "asked":
+            return
+        drill = await self._store.get_drill(item.drill_id)
+        if drill is None or drill.state != "active":
+            return
+        user_row = await self._store.get_user(drill.user_id)
+        assert user_row is not None
+        user = self._user_ref(user_row)
+        async with self._lock(user_row.id):
+            item = await self._store.get_item(timer.ref_id)
+            if item is None or item.state != "asked":
+                return
+            question, _ = self._question_for(item)
+            if drill.on_timeout == "accept_late":
+                await self._notify([Outgoing(self._home(drill, user), Notice("drill.time_up_accept_late", drill.lang))])
+                return
+            parts = await self._store.item_answers(item.id)
+            if parts:  # what they wrote before the time ran out is their answer
+                out = await self._close_answered(drill, item, user, "\n".join(p.text for p in parts))
+            else:
+                now = self._clock.now()
+                async with self._store.db.transaction() as conn:
+                    if not await self._store.close_item(conn, item.id, state="unanswered", now=now):
+                        return
+                out = [Outgoing(self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id}))]
+                out.extend(await self._after_item(drill, item, user))
+        await self._notify(out)
+
+    async def _on_idle(self, timer: TimerRow) -> None:
+        drill = await self._store.get_drill(timer.ref_id)
+        if drill is None or drill.state != "active":
+            return
+        now = self._clock.now()
+        if drill.last_activity_at + self._idle > now:
+            async with self._store.db.transaction() as conn:
+                await self._store.add_timer(conn, self.KIND_IDLE, drill.id, drill.last_activity_at + self._idle, now)
+            return
+        user_row = await self._store.get_user(drill.user_id)
+        assert user_row is not None
+        async with self._lock(user_row.id):
+            out = [Outgoing(dm(self._user_ref(user_row)), Notice("drill.expired", drill.lang))]
+            out.extend(await self._finish(drill, "expired", "expired"))
+        await self._notify(out)
+
+    # -- ending and reporting -------------------------------------------------------------------
+
+    async def stop(self, user: UserRef) -> list[Outgoing]:
+        """End the drill now with a partial report."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+            return await self._finish(drill, "stopped", "stopped")
+
+    async def _finish(self, drill: DrillRow, state: str, reason: str) -> list[Outgoing]:
+        now = self._clock.now()
+        async with self._store.db.transaction() as conn:
+            current = await self._store.current_item(drill.id)
+            if current is not None:
+                await self._store.close_item(conn, current.id, state="unanswered", now=now)
+                await self._store.cancel_timers(conn, self.KIND_DEADLINE, current.id)
+            if not await self._store.finish_drill(conn, drill.id, state, now):
+                return []
+            await self._store.cancel_timers(conn, self.KIND_IDLE, drill.id)
+        finished = await self._store.get_drill(drill.id)
+        assert finished is not None
+        user_row = await self._store.get_user(drill.user_id)
+        assert user_row is not None
+        report = await self.build_report(finished, reason)
+        return [Outgoing(dm(self._user_ref(user_row)), report)]
+
+    async def status(self, user: UserRef) -> DrillStatus:
+        row = await self._user(user)
+        drill = await self._store.active_drill(row.id)
+        if drill is None:
+            raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+        return await self._status(drill)
+
+    async def _status(self, drill: DrillRow) -> DrillStatus:
+        roots, _ = await self._root_items(drill.id)
+        current = await self._store.current_item(drill.id)
+        position = sum(1 for r in roots if r.state != "pending") or 1
+        qid = current.question_id if current else (roots[min(position, len(roots)) - 1].question_id if roots else "")
+        left = 0.0
+        if current and current.deadline_at:
+            left = max(0.0, (current.deadline_at - self._clock.now()).total_seconds())
+        return DrillStatus(drill.id, position, len(roots), qid, left, drill.lang)
+
+    async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
+        """A finished drill's report again (the latest by default)."""
+        row = await self._user(user)
+        lang = row.lang or "zh"
+        if drill_id is None:
+            drill = await self._store.latest_drill(row.id, ("finished", "stopped", "expired"))
+            if drill is None:
+                raise DrillError(Notice("report.none", lang))
+        else:
+            drill = await self._store.get_drill(drill_id)
+            if drill is None or drill.user_id != row.id:
+                raise DrillError(Notice("report.not_found", lang, {"drill": drill_id}, True))
+        return await self.build_report(drill, "requested", with_answers=with_answers)
+
+    async def build_report(self, drill: DrillRow, reason: str, *, with_answers: bool = False) -> DrillReport:
+        roots, probes = await self._root_items(drill.id)
+        lines: list[ReportLine] = []
+        tag_scores: dict[str, list[int]] = {}
+        for root in roots:
+            question = self._bank.get(root.question_id)
+            if question is None:
+                continue
+            if root.state == "pending" and reason != "finished":
+                continue
+            own_probes = probes.get(root.id, [])
+            final = self._final_score(root, own_probes)
+            seconds = (root.answered_at - root.asked_at).total_seconds() if root.answered_at and root.asked_at else None
+            grade = root.grade or {}
+            covered = tuple(grade.get("covered", [])) + tuple(grade.get("partial", []))
+            missed = tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", []))
+            lines.append(ReportLine(question.id, question, root.state, final, seconds, root.late, len(own_probes),
+                                    covered, missed, root.self_rating))
+            if final is not None:
+                for tag in question.tags:
+                    tag_scores.setdefault(tag, []).append(final)
+        scored = [line.score for line in lines if line.score is not None]
+        overall = round(sum(scored) / len(scored)) if scored else 0
+        by_tag = tuple(sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0])))
+        strongest = tuple(t for t, s in by_tag[:2]) if len(by_tag) > 1 else ()
+        weakest = tuple(t for t, s in sorted(by_tag, key=lambda x: (x[1], x[0]))[:2]) if len(by_tag) > 1 else ()
+        cards = {qid: due for qid, due, _s, _r in await self._store.cards(drill.user_id)}
+        reviews = tuple(sorted(((line.qid, cards[line.qid]) for line in lines if line.qid in cards), key=lambda x: x[1]))
+        answered = sum(1 for line in lines if line.state == "answered")
+        return DrillReport(drill.id, drill.lang, reason, tuple(lines), overall, answered, by_tag, strongest, weakest,
+                           reviews, with_answers)
+
+    async def resume(self, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
+        """Re-ask the current item of an unfinished drill with a fresh time limit (terminal --resume)."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is None:
+                raise DrillError(Notice("console.no_resume", row.lang or "zh"))
+            current = await self._store.current_item(drill.id)
+            if current is None:
+                return await self._ask_next(drill, self._user_ref(row))
+            return await self._ask(drill, current, self._user_ref(row), minutes=minutes)
+
+
+def _fmt(key: str, lang: str, **params: str) -> str:
+    from bot.i18n import t
+
+    return t(key, lang, **params)
+
+
+def _topic(kp: KeyPoint, lang: str) -> str:
+    aliases = kp.aliases_zh if lang == "zh" else kp.aliases_en
+    plain = [a for a in aliases if "&" not in a]
+    return (plain or list(aliases) or [kp.id])[0]
+
+
+__all__ = [
+    "CALLER", "DONE_WORDS", "DrillError", "DrillFeedback", "DrillOptions", "DrillQuestion", "DrillReport",
+    "DrillService", "DrillStatus", "ReportLine", "channel",
+]

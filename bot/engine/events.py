@@ -1,0 +1,66 @@
+"""What the engine reports: domain events addressed to a target.
+
+The engine never formats messages; `handlers/views.py` turns these events into
+neutral Replies in the right language, and adapters render those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.platforms.base import ConversationRef, MessageRef, UserRef
+
+TargetKind = Literal["caller", "dm", "conversation", "thread"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where an event goes: back to the caller, to a person's DM, to a channel or into a thread."""
+
+    kind: TargetKind
+    user: UserRef | None = None
+    where: ConversationRef | None = None
+    thread: MessageRef | None = None
+    private: bool = False  # for the caller only: ephemeral where the platform allows
+
+
+CALLER = Target("caller")
+PRIVATE = Target("caller", private=True)
+
+
+def dm(user: UserRef) -> Target:
+    return Target("dm", user=user)
+
+
+def channel(where: ConversationRef) -> Target:
+    return Target("conversation", where=where)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A plain message from the i18n catalog."""
+
+    key: str
+    lang: str
+    params: dict[str, Any] = field(default_factory=dict)
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    target: Target
+    event: object
+
+
+Notify = Callable[[Sequence[Outgoing]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A deadline shown to people, with the duration it was set for."""
+
+    deadline: datetime
+    minutes: float

@@ -1,0 +1,130 @@
+"""Durable timers: rows in SQLite served by one dispatcher task.
+
+The dispatcher sleeps until the earliest deadline and is woken through an
+asyncio.Event when a sooner one is added.  Handlers must be idempotent: a timer row
+is deleted only after its handler succeeded, so a crash in between fires it again
+at start-up, and the handler's own state check turns the repeat into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.storage.store import Store, TimerRow
+
+log = logging.getLogger(__name__)
+
+TimerHandler = Callable[[TimerRow], Awaitable[None]]
+IDLE_SLEEP = timedelta(hours=1)
+
+
+class TimerService:
+    """Fires due timers through the handler registered for their kind."""
+
+    def __init__(
+        self, store: Store, clock: Clock, *, retry_delay: timedelta = timedelta(seconds=30), max_attempts: int = 5,
+        concurrency: int = 64,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._handlers: dict[str, TimerHandler] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._retry_delay = retry_delay
+        self._max_attempts = max_attempts
+        self._limit = asyncio.Semaphore(concurrency)
+        self.fired = 0
+        self.lateness_seconds: list[float] = []  # recent lateness samples, for metrics and benchmarks
+
+    def register(self, kind: str, handler: TimerHandler) -> None:
+        """Route timers of `kind` to `handler` (explicit registration, once per kind)."""
+        if kind in self._handlers:
+            raise ValueError(f"a handler for timer kind {kind!r} is already registered")
+        self._handlers[kind] = handler
+
+    def poke(self) -> None:
+        """Tell the dispatcher that the timer table changed (call after committing)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._loop(), name="timer-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_due()
+                nxt = await self._store.earliest_timer()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer dispatcher failed; retrying")
+                nxt = None
+            now = self._clock.now()
+            if nxt is not None and nxt.due_at <= now:
+                continue
+            until = nxt.due_at if nxt is not None else now + IDLE_SLEEP
+            await self._clock.sleep_until(until, self._wake)
+
+    async def run_due(self) -> int:
+        """Fire every timer due now; timers of one object run in order, objects in parallel."""
+        total = 0
+        while True:
+            now = self._clock.now()
+            due = await self._store.due_timers(now)
+            if not due:
+                return total
+            groups: dict[tuple[str, int], list[TimerRow]] = {}
+            for timer in due:
+                groups.setdefault((timer.kind.split(".")[0], timer.ref_id), []).append(timer)
+            await asyncio.gather(*(self._run_group(g) for g in groups.values()))
+            total += len(due)
+
+    async def _run_group(self, timers: list[TimerRow]) -> None:
+        async with self._limit:
+            for timer in timers:
+                await self._fire(timer)
+
+    async def _fire(self, timer: TimerRow) -> None:
+        handler = self._handlers.get(timer.kind)
+        now = self._clock.now()
+        self.lateness_seconds.append((now - timer.due_at).total_seconds())
+        if len(self.lateness_seconds) > 10_000:
+            del self.lateness_seconds[:5_000]
+        if handler is None:
+            log.error("timer dropped: no handler kind=%s ref=%s", timer.kind, timer.ref_id)
+            await self._store.delete_timer(timer.id)
+            return
+        try:
+            await handler(timer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            attempts = timer.attempts + 1
+            if attempts >= self._max_attempts:
+                log.exception("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts)
+                await self._store.delete_timer(timer.id)
+            else:
+                log.exception("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts)
+                await self._store.retry_timer(timer.id, now + self._retry_delay * attempts)
+            return
+        self.fired += 1
+        await self._store.delete_timer(timer.id)

@@ -1,0 +1,178 @@
+"""Every user-facing sentence in Chinese and English.
+
+Templates use str.format placeholders; a test checks that both languages of each
+message exist and use the same placeholders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # generic
+    "error.unknown_command": {
+        "zh": "没有这个命令：{name}。可用命令：{valid}。用 help 查看说明。",
+        "en": "Unknown command: {name}. Valid commands: {valid}. Try help.",
+    },
+    "error.bad_args": {"zh": "参数不对。用法：{usage}", "en": "Bad arguments. Usage: {usage}"},
+    "error.unknown_question": {
+        "zh": "没有题目 {qid}。{suggest}",
+        "en": "There is no question {qid}. {suggest}",
+    },
+    "error.did_you_mean": {"zh": "你是不是想找：{ids}？", "en": "Did you mean: {ids}?"},
+    "error.unknown_section": {
+        "zh": "没有第 {section} 部分。可选：{valid}。",
+        "en": "There is no section {section}. Valid sections: {valid}.",
+    },
+    "error.unknown_tag": {"zh": "没有标签 {tag}。可选：{valid}。", "en": "Unknown tag {tag}. Valid tags: {valid}."},
+    "error.empty_scope": {"zh": "这个范围里没有题目。", "en": "There are no questions in that scope."},
+    "error.too_long": {
+        "zh": "回答太长了（{length} 字符），上限是 {limit} 字符。请精简后再发，这次没有保存。",
+        "en": "That reply is too long ({length} characters); the limit is {limit}. Please shorten it; nothing was saved.",
+    },
+    "error.empty_reply": {"zh": "回答是空的，没有保存。", "en": "That reply is empty; nothing was saved."},
+    "error.internal": {
+        "zh": "出了点问题，已记录。你的数据没有丢失，请稍后再试。",
+        "en": "Something went wrong and was logged. Nothing you sent was lost; please try again.",
+    },
+    "error.dm_only": {"zh": "这个命令只能在私信中使用。", "en": "This command works in direct messages only."},
+    "error.channel_only": {"zh": "这个命令只能在频道中使用。", "en": "This command works in a channel only."},
+    # drills
+    "drill.started_in_channel": {
+        "zh": "{name} 开始了一次模拟面试，题目已通过私信发送。",
+        "en": "{name} started a mock interview; the questions are in your direct messages.",
+    },
+    "drill.already_active": {
+        "zh": "你已经有一场进行中的练习（第 {position}/{total} 题）。发送 drill status 查看，drill stop 结束。",
+        "en": "You already have a drill in progress (question {position} of {total}). "
+        "Use drill status to see it or drill stop to end it.",
+    },
+    "drill.none_active": {
+        "zh": "你现在没有进行中的练习。发送 drill 开始一场。",
+        "en": "You have no drill in progress. Send drill to start one.",
+    },
+    "drill.nothing_due": {
+        "zh": "目前没有到期需要复习的题目。下一次复习：{next}。",
+        "en": "Nothing is due for review yet. Next review: {next}.",
+    },
+    "drill.nothing_due_never": {
+        "zh": "还没有复习记录。先做一场练习吧（drill）。",
+        "en": "No reviews yet. Do a drill first (drill).",
+    },
+    "drill.question_title": {"zh": "第 {index}/{total} 题 · {qid}", "en": "Question {index} of {total} · {qid}"},
+    "drill.probe_title": {"zh": "追问 · {qid}", "en": "Follow-up · {qid}"},
+    "drill.how_to_answer": {
+        "zh": "可以分多条消息回答，写完后发送 done（或“好了”/“完成”）提交；skip 跳过。限时 {minutes} 分钟。",
+        "en": "Answer in one or more messages, then send done to submit; skip to move on. Time limit: {minutes} min.",
+    },
+    "drill.built_probe": {
+        "zh": "追问：你的回答还没有谈到一个重要方面。{hint}请补充说明。",
+        "en": "Follow-up: your answer left out an important aspect. {hint} Can you expand on it?",
+    },
+    "drill.built_probe_topic": {
+        "zh": "再追问一点：还有一个关键点没谈到，和“{topic}”有关。请展开讲讲。",
+        "en": "One more follow-up: a key point is still missing; it has to do with “{topic}”. Please explain it.",
+    },
+    "drill.nothing_to_submit": {
+        "zh": "还没有收到这道题的回答。先写回答，再发送 done。",
+        "en": "No answer received for this question yet. Write your answer, then send done.",
+    },
+    "drill.received": {"zh": "已记录。写完后发送 done 提交。", "en": "Noted. Send done when you have finished."},
+    "drill.score": {"zh": "得分：{score}/100", "en": "Score: {score}/100"},
+    "drill.late": {"zh": "（超时提交，已标记）", "en": "(submitted after the time limit; marked late)"},
+    "drill.time_up_moved_on": {
+        "zh": "时间到，{qid} 记为未作答，进入下一题。",
+        "en": "Time is up: {qid} is marked unanswered; moving on.",
+    },
+    "drill.time_up_accept_late": {
+        "zh": "时间到。你仍然可以提交，回答会被标记为超时。",
+        "en": "Time is up. You can still submit; the reply will be marked late.",
+    },
+    "drill.skipped": {"zh": "已跳过 {qid}。", "en": "Skipped {qid}."},
+    "drill.covered": {"zh": "答到的要点", "en": "Covered"},
+    "drill.missed": {"zh": "遗漏的要点", "en": "Missed"},
+    "drill.contradicted": {"zh": "说反了的要点", "en": "Contradicted"},
+    "drill.partial": {"zh": "部分答到", "en": "Partly covered"},
+    "drill.hint": {"zh": "提示", "en": "Hint"},
+    "drill.self_rate": {
+        "zh": "对照参考答案给自己打分：again（没答上）/ hard（勉强）/ good（答得不错）/ easy（很轻松）",
+        "en": "Rate yourself against the reference: again / hard / good / easy",
+    },
+    "drill.reference": {"zh": "参考答案", "en": "Reference answer"},
+    "drill.status": {
+        "zh": "练习 #{drill}：第 {position}/{total} 题（{qid}），还剩 {left}。",
+        "en": "Drill #{drill}: question {position} of {total} ({qid}), {left} left.",
+    },
+    "drill.stopped": {"zh": "练习已结束。", "en": "Drill ended."},
+    "drill.expired": {
+        "zh": "练习 24 小时没有动静，已自动结束。以下是部分成绩单。",
+        "en": "Your drill was idle for 24 hours and has ended. Here is the partial report.",
+    },
+    "report.title": {"zh": "练习成绩单 #{drill}", "en": "Drill report #{drill}"},
+    "report.overall": {"zh": "总分：{score}/100（{answered}/{total} 题作答）", "en": "Overall: {score}/100 ({answered} of {total} answered)"},
+    "report.line": {
+        "zh": "{qid} · {score} 分 · 用时 {time}{probes}{state}",
+        "en": "{qid} · {score} · {time}{probes}{state}",
+    },
+    "report.probes": {"zh": " · 追问 {count} 次", "en": " · {count} follow-up(s)"},
+    "report.by_tag": {"zh": "按主题", "en": "By topic"},
+    "report.strongest": {"zh": "最强：{tags}", "en": "Strongest: {tags}"},
+    "report.weakest": {"zh": "最弱：{tags}", "en": "Weakest: {tags}"},
+    "report.reviews": {"zh": "复习安排", "en": "Coming up for review"},
+    "report.review_line": {"zh": "{qid}：{when}", "en": "{qid}: {when}"},
+    "report.answers_hint": {
+        "zh": "发送 report --answers 查看参考答案。",
+        "en": "Send report --answers to see the reference answers.",
+    },
+    "report.none": {"zh": "还没有完成的练习。", "en": "No finished drill yet."},
+    "report.not_found": {"zh": "找不到练习 #{drill}。", "en": "No drill #{drill} of yours."},
+    "state.unanswered": {"zh": "未作答", "en": "unanswered"},
+    "state.skipped": {"zh": "已跳过", "en": "skipped"},
+    "state.late": {"zh": "超时", "en": "late"},
+    "state.pending": {"zh": "未开始", "en": "not reached"},
+    # console
+    "console.welcome": {
+        "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，空行结束；Ctrl-C 随时退出（已答内容会保存）。",
+        "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line; "
+        "Ctrl-C leaves at any time (what you answered is saved).",
+    },
+    "console.resuming": {
+        "zh": "继续上次未完成的练习 #{drill}（已完成 {done}/{total}）。用 --new 重新开始。",
+        "en": "Resuming your unfinished drill #{drill} ({done} of {total} done). Use --new to start over.",
+    },
+    "console.no_resume": {"zh": "没有可以继续的练习。", "en": "There is no unfinished drill to resume."},
+    "console.interrupted": {
+        "zh": "已退出。已提交的回答都已保存；用 interview-bot drill --resume 继续。",
+        "en": "Stopped. Every submitted reply is saved; continue with interview-bot drill --resume.",
+    },
+    "console.eof": {"zh": "输入结束。", "en": "End of input."},
+    "console.summary": {"zh": "小结", "en": "Summary"},
+    "console.col_question": {"zh": "题目", "en": "Question"},
+    "console.col_time": {"zh": "用时", "en": "Time"},
+    "console.col_result": {"zh": "结果", "en": "Result"},
+    "console.rate_prompt": {"zh": "你的自评 [again/hard/good/easy]：", "en": "Your rating [again/hard/good/easy]: "},
+    "console.rate_invalid": {"zh": "请输入 again、hard、good 或 easy。", "en": "Please type again, hard, good or easy."},
+    "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
+}
+
+
+def t(key: str, lang: str, **params: Any) -> str:
+    """The message `key` in `lang` (falling back to Chinese), formatted with `params`."""
+    entry = MESSAGES[key]
+    template = entry.get(lang) or entry["zh"]
+    return template.format(**params) if params else template
+
+
+def format_duration(seconds: float, lang: str) -> str:
+    """'4:05' style for short spans, '2 h 5 min' / '2 小时 5 分' for long ones."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours >= 48:
+        days = hours // 24
+        return f"{days} 天" if lang == "zh" else f"{days} days"
+    return f"{hours} 小时 {minutes} 分" if lang == "zh" else f"{hours} h {minutes} min"

@@ -1,0 +1,1 @@
+"""The terminal: a Messenger that prints, and the interactive drill."""

@@ -1,0 +1,229 @@
+"""The terminal drill: one person, the drill engine, a terminal as the DM.
+
+Each line typed is stored as it arrives (so a killed process loses nothing it had
+read), an empty line or end of input submits the answer, and the time limit is the
+engine's timer: in the terminal a reply after the limit is accepted and marked late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.app import App
+from bot.engine.drills import DrillError, DrillOptions, DrillQuestion, DrillReport
+from bot.engine.events import Outgoing
+from bot.engine.selection import Scope
+from bot.i18n import format_duration, t
+from bot.platforms.base import ConversationRef, UserRef
+from bot.platforms.console.messenger import ConsoleMessenger
+from bot.platforms.console.render import render_text
+from handlers.views import render
+
+PLATFORM = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleDrillArgs:
+    user: str
+    count: int
+    scope: Scope
+    lang: str
+    minutes: float
+    self_grade: bool = False
+    resume: bool = False
+    new: bool = False
+    review: bool = False
+
+
+class LineReader:
+    """Lines from a text stream, read on a thread so timers keep running while we wait."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True, name="stdin-reader")
+        self._thread.start()
+
+    def _pump(self, stream: TextIO) -> None:
+        try:
+            for line in stream:
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line.rstrip("\r\n"))
+        except (OSError, ValueError):
+            pass
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
+
+    async def readline(self) -> str | None:
+        """The next line, or None at end of input."""
+        return await self._queue.get()
+
+
+class ConsoleDrill:
+    """Drives one drill in the terminal."""
+
+    def __init__(self, app: App, args: ConsoleDrillArgs, reader: LineReader, out: TextIO) -> None:
+        self.app = app
+        self.args = args
+        self.reader = reader
+        self.out = out
+        self.user = UserRef(PLATFORM, args.user, args.user)
+        self.where = ConversationRef(PLATFORM, "local", f"dm:{args.user}", is_dm=True)
+        self.finished = False
+        self.deadline = None
+        self.interactive = out.isatty() if hasattr(out, "isatty") else False
+
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def show(self, outgoing: Sequence[Outgoing]) -> None:
+        for item in outgoing:
+            event = item.event
+            if isinstance(event, DrillQuestion):
+                self.deadline = event.deadline
+            self.write("\n" + render_text(render(event)))
+            if isinstance(event, DrillReport):
+                self.finished = True
+                self.write("\n" + self.summary_table(event))
+
+    def summary_table(self, report: DrillReport) -> str:
+        lang = report.lang
+        head = (t("console.col_question", lang), t("console.col_time", lang), t("console.col_result", lang))
+        rows = [head]
+        for line in report.lines:
+            time = format_duration(line.seconds, lang) if line.seconds is not None else "—"
+            if line.state in ("skipped", "unanswered"):
+                result = t(f"state.{line.state}", lang)
+            elif line.score is not None:
+                result = f"{line.score}/100" + (f" ({t('state.late', lang)})" if line.late else "")
+            else:
+                result = line.self_rating or "—"
+            rows.append((line.qid, time, result))
+        widths = [max(_width(r[i]) for r in rows) for i in range(3)]
+        out = [t("console.summary", lang)]
+        for n, row in enumerate(rows):
+            out.append("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip())
+            if n == 0:
+                out.append("  ".join("-" * w for w in widths))
+        return "\n".join(out)
+
+    async def begin(self) -> bool:
+        """Start or resume; False when there is nothing to do."""
+        drills = self.app.drills
+        lang = self.args.lang
+        active = await drills.active(self.user)
+        if active is not None and self.args.new:
+            await self.show(await drills.stop(self.user))
+            self.finished = False
+            active = None
+        if active is not None:
+            roots = [i for i in await self.app.store.drill_items(active.id) if i.parent_item_id is None]
+            done = sum(1 for i in roots if i.state not in ("pending", "asked"))
+            self.write(t("console.resuming", lang, drill=active.id, done=done, total=len(roots)))
+            await self.show(await drills.resume(self.user, minutes=self.args.minutes))
+            return True
+        if self.args.resume:
+            self.write(t("console.no_resume", lang))
+            return False
+        options = DrillOptions(
+            count=self.args.count, scope=self.args.scope, minutes=self.args.minutes, lang=lang,
+            grading="self" if self.args.self_grade else "auto", on_timeout="accept_late",
+            review_only=self.args.review,
+        )
+        self.write(t("console.welcome", lang, count=self.args.count, minutes=f"{self.args.minutes:g}"))
+        await self.show(await drills.start(self.user, self.where, options))
+        return True
+
+    def prompt(self) -> None:
+        if not self.interactive:
+            return
+        left = ""
+        if self.deadline is not None:
+            seconds = (self.deadline - self.app.clock.now()).total_seconds()
+            left = t("console.time_left", self.args.lang, left=format_duration(max(seconds, 0), self.args.lang))
+        self.out.write(f"[{left}] > ")
+        self.out.flush()
+
+    async def run(self) -> int:
+        if not await self.begin():
+            return 1
+        lang = self.args.lang
+        typed = False
+        while not self.finished:
+            drill = await self.app.drills.active(self.user)
+            if drill is None:
+                break
+            awaiting_rating = drill.grading == "self" and await self._awaiting_rating(drill.id)
+            if awaiting_rating:
+                self.out.write(t("console.rate_prompt", lang))
+                self.out.flush()
+            else:
+                self.prompt()
+            line = await self.reader.readline()
+            if line is None:  # end of input: submit what was typed, leave the rest resumable
+                if typed:
+                    await self._submit()
+                if not self.finished:
+                    self.write("\n" + t("console.eof", lang) + " " + t("console.interrupted", lang))
+                return 0
+            if awaiting_rating:
+                try:
+                    await self.show(await self.app.drills.rate(self.user, line))
+                except DrillError as exc:
+                    await self.show([Outgoing(_caller(), exc.notice)])
+                continue
+            stripped = line.strip()
+            if not stripped:
+                if typed:
+                    await self._submit()
+                    typed = False
+                continue
+            if stripped.lower() in ("skip", "跳过") and not typed:
+                await self.show(await self.app.drills.skip(self.user))
+                continue
+            try:
+                await self.app.drills.message(self.user, line)
+                typed = True
+            except DrillError as exc:
+                await self.show([Outgoing(_caller(), exc.notice)])
+        return 0
+
+    async def _awaiting_rating(self, drill_id: int) -> bool:
+        items = await self.app.store.drill_items(drill_id)
+        return any(i.state == "answered" and i.self_rating is None for i in items)
+
+    async def _submit(self) -> None:
+        try:
+            await self.show(await self.app.drills.submit(self.user))
+        except DrillError as exc:
+            await self.show([Outgoing(_caller(), exc.notice)])
+
+
+def _caller() -> object:
+    from bot.engine.events import CALLER
+
+    return CALLER
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+async def run_console_drill(app: App, args: ConsoleDrillArgs, stdin: TextIO | None = None,
+                            out: TextIO | None = None) -> int:
+    """Run a terminal drill to its end or to end of input; every answer is committed as it arrives."""
+    out = out or sys.stdout
+    app.delivery.register(PLATFORM, ConsoleMessenger(out))
+    await app.start()
+    reader = LineReader(stdin or sys.stdin)
+    return await ConsoleDrill(app, args, reader, out).run()

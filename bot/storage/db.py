@@ -1,0 +1,144 @@
+"""Connection, pragmas, transactions and numbered migrations.
+
+One aiosqlite connection serves the whole process; an asyncio lock makes each
+transaction atomic with respect to other tasks sharing it (aiosqlite serialises
+statements, not transactions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened or used; the message says why, for a person."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database was written by a newer version of the bot; we refuse to touch it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """Every migration shipped with the package, in version order."""
+    found: list[Migration] = []
+    for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StorageError(f"migration numbering has a gap at {expected:04d}")
+    return found
+
+
+def latest_version() -> int:
+    return len(migrations())
+
+
+class Database:
+    """An open database: the connection plus the lock that makes transactions atomic."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        async with self.lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations, each in one transaction; return the versions applied."""
+        current = await self.schema_version()
+        known = migrations()
+        if current > len(known):
+            raise SchemaTooNewError(
+                f"database {self.path} has schema version {current}, newer than this bot knows ({len(known)}); "
+                "upgrade the bot (the database was left untouched)"
+            )
+        applied: list[int] = []
+        for migration in known[current:]:
+            async with self.lock:
+                script = f"BEGIN IMMEDIATE;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;"
+                try:
+                    await self.conn.executescript(script)
+                except sqlite3.Error as exc:
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
+                    raise StorageError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+            log.info("migration applied version=%s name=%s", migration.version, migration.name)
+            applied.append(migration.version)
+        return applied
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
+    """Open (creating folders as needed), refuse a newer schema untouched, set pragmas, migrate."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open the database {path}: {exc}") from exc
+    db = Database(conn, path)
+    try:
+        version = await db.schema_version()
+        if version > latest_version():
+            raise SchemaTooNewError(
+                f"database {path} has schema version {version}, newer than this bot knows ({latest_version()}); "
+                "upgrade the bot (the database was left untouched)"
+            )
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        if migrate:
+            await db.migrate()
+    except sqlite3.DatabaseError as exc:
+        await conn.close()
+        raise StorageError(f"cannot use the database {path}: {exc}") from exc
+    except BaseException:
+        await conn.close()
+        raise
+    return db

@@ -1,0 +1,503 @@
+"""Every SQL statement of the bot, always with parameters.
+
+Methods return small frozen dataclasses rather than rows so the engine never
+depends on column order.  Writes that must be atomic take a `Database.transaction()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import from_iso, to_iso
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str
+    lang: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    platform: str
+    workspace_id: str
+    channel_id: str
+    is_dm: bool
+    lang: str
+    answer_minutes: float
+    reminders: bool
+    reveal_mode: str
+    auto_follow_up: bool
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRow:
+    id: int
+    kind: str
+    ref_id: int
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DrillRow:
+    id: int
+    user_id: int
+    conversation_id: int | None
+    state: str
+    lang: str
+    minutes: float
+    scope: dict[str, Any]
+    grading: str
+    on_timeout: str
+    started_at: datetime
+    last_activity_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DrillItemRow:
+    id: int
+    drill_id: int
+    position: int
+    question_id: str
+    parent_item_id: int | None
+    probe_key_point: str | None
+    state: str
+    asked_at: datetime | None
+    deadline_at: datetime | None
+    answered_at: datetime | None
+    late: bool
+    score: int | None
+    self_rating: str | None
+    grade: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    id: int
+    round_id: int | None
+    drill_item_id: int | None
+    user_id: int
+    text: str
+    submitted_at: datetime
+    late: bool
+    practice: bool
+    visible: bool
+    event_id: str | None
+    score: int | None
+    grade: dict[str, Any] | None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return from_iso(value) if value else None
+
+
+def _json(value: str | None) -> dict[str, Any] | None:
+    return json.loads(value) if value else None
+
+
+_USER_COLS = "id, platform, platform_user_id, display_name, lang"
+_CONV_COLS = (
+    "id, platform, workspace_id, channel_id, is_dm, lang, answer_minutes, reminders, reveal_mode, "
+    "auto_follow_up, timezone"
+)
+_DRILL_COLS = (
+    "id, user_id, conversation_id, state, lang, minutes, scope, grading, on_timeout, started_at, "
+    "last_activity_at, finished_at"
+)
+_ITEM_COLS = (
+    "id, drill_id, position, question_id, parent_item_id, probe_key_point, state, asked_at, deadline_at, "
+    "answered_at, late, score, self_rating, grade_json"
+)
+_ANSWER_COLS = (
+    "id, round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, event_id, score, grade_json"
+)
+
+
+def _user(row: Sequence[Any]) -> UserRow:
+    return UserRow(row[0], row[1], row[2], row[3], row[4])
+
+
+def _conv(row: Sequence[Any]) -> ConversationRow:
+    return ConversationRow(
+        row[0], row[1], row[2], row[3], bool(row[4]), row[5], float(row[6]), bool(row[7]), row[8], bool(row[9]), row[10]
+    )
+
+
+def _drill(row: Sequence[Any]) -> DrillRow:
+    return DrillRow(
+        row[0], row[1], row[2], row[3], row[4], float(row[5]), json.loads(row[6] or "{}"), row[7], row[8],
+        from_iso(row[9]), from_iso(row[10]), _dt(row[11]),
+    )
+
+
+def _item(row: Sequence[Any]) -> DrillItemRow:
+    return DrillItemRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], _dt(row[7]), _dt(row[8]), _dt(row[9]),
+        bool(row[10]), row[11], row[12], _json(row[13]),
+    )
+
+
+def _answer(row: Sequence[Any]) -> AnswerRow:
+    return AnswerRow(
+        row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), bool(row[6]), bool(row[7]), bool(row[8]), row[9],
+        row[10], _json(row[11]),
+    )
+
+
+class Store:
+    """Typed access to the database; the only place that writes SQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        return self.db.conn
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- users ---------------------------------------------------------------------------------
+
+    async def ensure_user(self, platform: str, platform_user_id: str, display_name: str, now: datetime) -> UserRow:
+        """Find or create a user; keep the display name current."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (platform, platform_user_id) DO UPDATE SET display_name = "
+                "CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE users.display_name END",
+                (platform, platform_user_id, display_name, to_iso(now)),
+            )
+        row = await self._one(
+            f"SELECT {_USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
+        )
+        return _user(row)
+
+    async def get_user(self, user_id: int) -> UserRow | None:
+        row = await self._one(f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def find_user(self, platform: str, platform_user_id: str) -> UserRow | None:
+        row = await self._one(
+            f"SELECT {_USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
+        )
+        return _user(row) if row else None
+
+    async def set_user_lang(self, user_id: int, lang: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+
+    # -- conversations -------------------------------------------------------------------------
+
+    async def ensure_conversation(
+        self, platform: str, workspace_id: str, channel_id: str, *, is_dm: bool, lang: str, answer_minutes: float,
+        now: datetime,
+    ) -> ConversationRow:
+        """Find or create a conversation with the given defaults for a new one."""
+        row = await self._one(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
+            (platform, workspace_id, channel_id),
+        )
+        if row:
+            return _conv(row)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO conversations (platform, workspace_id, channel_id, is_dm, lang, answer_minutes, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (platform, workspace_id, channel_id, int(is_dm), lang, answer_minutes, to_iso(now)),
+            )
+        row = await self._one(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
+            (platform, workspace_id, channel_id),
+        )
+        return _conv(row)
+
+    async def get_conversation(self, conversation_id: int) -> ConversationRow | None:
+        row = await self._one(f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,))
+        return _conv(row) if row else None
+
+    _CONV_SETTINGS = frozenset({"lang", "answer_minutes", "reminders", "reveal_mode", "auto_follow_up", "timezone"})
+
+    async def update_conversation(self, conversation_id: int, **values: Any) -> ConversationRow:
+        """Change conversation settings; only known columns, each written with a parameter."""
+        async with self.db.transaction() as conn:
+            for key, value in values.items():
+                if key not in self._CONV_SETTINGS:
+                    raise KeyError(key)
+                # The column name comes from the fixed allow-list above, never from input.
+                await conn.execute(f"UPDATE conversations SET {key} = ? WHERE id = ?", (value, conversation_id))  # noqa: S608
+        updated = await self.get_conversation(conversation_id)
+        assert updated is not None
+        return updated
+
+    # -- timers --------------------------------------------------------------------------------
+
+    async def add_timer(
+        self, conn: aiosqlite.Connection, kind: str, ref_id: int, due_at: datetime, now: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        """Insert a timer inside the caller's transaction."""
+        cursor = await conn.execute(
+            "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            (kind, ref_id, to_iso(due_at), json.dumps(payload or {}, sort_keys=True), to_iso(now)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def cancel_timers(self, conn: aiosqlite.Connection, kind: str | None, ref_id: int) -> None:
+        """Delete pending timers of `kind` (or every kind with a None) for one object."""
+        if kind is None:
+            await conn.execute("DELETE FROM timers WHERE ref_id = ? AND kind LIKE ?", (ref_id, "%"))
+        else:
+            await conn.execute("DELETE FROM timers WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+
+    async def cancel_timers_like(self, conn: aiosqlite.Connection, prefix: str, ref_id: int) -> None:
+        """Delete pending timers whose kind starts with `prefix` for one object."""
+        await conn.execute("DELETE FROM timers WHERE ref_id = ? AND kind LIKE ?", (ref_id, prefix + "%"))
+
+    async def earliest_timer(self) -> TimerRow | None:
+        row = await self._one(
+            "SELECT id, kind, ref_id, due_at, payload, attempts FROM timers ORDER BY due_at, id LIMIT 1"
+        )
+        return self._timer(row) if row else None
+
+    async def due_timers(self, now: datetime, limit: int = 500) -> list[TimerRow]:
+        rows = await self._all(
+            "SELECT id, kind, ref_id, due_at, payload, attempts FROM timers WHERE due_at <= ? ORDER BY due_at, id "
+            "LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [self._timer(r) for r in rows]
+
+    async def timers_for(self, kind_prefix: str, ref_id: int) -> list[TimerRow]:
+        rows = await self._all(
+            "SELECT id, kind, ref_id, due_at, payload, attempts FROM timers WHERE ref_id = ? AND kind LIKE ? "
+            "ORDER BY due_at, id",
+            (ref_id, kind_prefix + "%"),
+        )
+        return [self._timer(r) for r in rows]
+
+    async def delete_timer(self, timer_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM timers WHERE id = ?", (timer_id,))
+
+    async def retry_timer(self, timer_id: int, due_at: datetime) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE timers SET due_at = ?, attempts = attempts + 1 WHERE id = ?", (to_iso(due_at), timer_id)
+            )
+
+    async def count_timers(self) -> int:
+        row = await self._one("SELECT COUNT(*) FROM timers")
+        return int(row[0])
+
+    @staticmethod
+    def _timer(row: Sequence[Any]) -> TimerRow:
+        return TimerRow(row[0], row[1], row[2], from_iso(row[3]), json.loads(row[4]), row[5])
+
+    # -- drills --------------------------------------------------------------------------------
+
+    async def active_drill(self, user_id: int) -> DrillRow | None:
+        row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state = 'active'", (user_id,))
+        return _drill(row) if row else None
+
+    async def get_drill(self, drill_id: int) -> DrillRow | None:
+        row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE id = ?", (drill_id,))
+        return _drill(row) if row else None
+
+    async def latest_drill(self, user_id: int, states: Sequence[str]) -> DrillRow | None:
+        marks = ",".join("?" for _ in states)
+        row = await self._one(
+            f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",  # noqa: S608
+            (user_id, *states),
+        )
+        return _drill(row) if row else None
+
+    async def active_drills(self) -> list[DrillRow]:
+        return [_drill(r) for r in await self._all(f"SELECT {_DRILL_COLS} FROM drills WHERE state = 'active'")]
+
+    async def create_drill(
+        self, conn: aiosqlite.Connection, *, user_id: int, conversation_id: int | None, lang: str, minutes: float,
+        scope: dict[str, Any], grading: str, on_timeout: str, question_ids: Sequence[str], now: datetime,
+    ) -> int:
+        """Insert a drill and its planned items inside the caller's transaction."""
+        cursor = await conn.execute(
+            "INSERT INTO drills (user_id, conversation_id, state, lang, minutes, scope, grading, on_timeout, "
+            "started_at, last_activity_at) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, conversation_id, lang, minutes, json.dumps(scope, sort_keys=True), grading, on_timeout,
+             to_iso(now), to_iso(now)),
+        )
+        drill_id = int(cursor.lastrowid or 0)
+        await conn.executemany(
+            "INSERT INTO drill_items (drill_id, position, question_id) VALUES (?, ?, ?)",
+            [(drill_id, (i + 1) * 100, qid) for i, qid in enumerate(question_ids)],
+        )
+        return drill_id
+
+    async def finish_drill(self, conn: aiosqlite.Connection, drill_id: int, state: str, now: datetime) -> bool:
+        """Close an active drill; False if it was not active any more (idempotent timers)."""
+        cursor = await conn.execute(
+            "UPDATE drills SET state = ?, finished_at = ? WHERE id = ? AND state = 'active'",
+            (state, to_iso(now), drill_id),
+        )
+        return cursor.rowcount == 1
+
+    async def touch_drill(self, conn: aiosqlite.Connection, drill_id: int, now: datetime) -> None:
+        await conn.execute("UPDATE drills SET last_activity_at = ? WHERE id = ?", (to_iso(now), drill_id))
+
+    async def drill_items(self, drill_id: int) -> list[DrillItemRow]:
+        rows = await self._all(f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? ORDER BY position", (drill_id,))
+        return [_item(r) for r in rows]
+
+    async def get_item(self, item_id: int) -> DrillItemRow | None:
+        row = await self._one(f"SELECT {_ITEM_COLS} FROM drill_items WHERE id = ?", (item_id,))
+        return _item(row) if row else None
+
+    async def current_item(self, drill_id: int) -> DrillItemRow | None:
+        """The item being asked, else None."""
+        row = await self._one(
+            f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? AND state = 'asked' ORDER BY position LIMIT 1",
+            (drill_id,),
+        )
+        return _item(row) if row else None
+
+    async def next_pending_item(self, drill_id: int) -> DrillItemRow | None:
+        row = await self._one(
+            f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? AND state = 'pending' ORDER BY position LIMIT 1",
+            (drill_id,),
+        )
+        return _item(row) if row else None
+
+    async def insert_probe_item(
+        self, conn: aiosqlite.Connection, drill_id: int, parent: DrillItemRow, position: int, question_id: str,
+        key_point: str | None,
+    ) -> int:
+        cursor = await conn.execute(
+            "INSERT INTO drill_items (drill_id, position, question_id, parent_item_id, probe_key_point) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (drill_id, position, question_id, parent.id, key_point),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def mark_item_asked(
+        self, conn: aiosqlite.Connection, item_id: int, asked_at: datetime, deadline_at: datetime
+    ) -> None:
+        await conn.execute(
+            "UPDATE drill_items SET state = 'asked', asked_at = ?, deadline_at = ? WHERE id = ?",
+            (to_iso(asked_at), to_iso(deadline_at), item_id),
+        )
+
+    async def close_item(
+        self, conn: aiosqlite.Connection, item_id: int, *, state: str, now: datetime, late: bool = False,
+        score: int | None = None, self_rating: str | None = None, grade: dict[str, Any] | None = None,
+    ) -> bool:
+        """Close an asked item; False if it was already closed (a timer and a reply racing)."""
+        cursor = await conn.execute(
+            "UPDATE drill_items SET state = ?, answered_at = ?, late = ?, score = ?, self_rating = ?, grade_json = ? "
+            "WHERE id = ? AND state = 'asked'",
+            (state, to_iso(now), int(late), score, self_rating, json.dumps(grade, sort_keys=True) if grade else None,
+             item_id),
+        )
+        return cursor.rowcount == 1
+
+    async def set_item_rating(self, item_id: int, rating: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE drill_items SET self_rating = ? WHERE id = ?", (rating, item_id))
+
+    async def skip_pending_items(self, conn: aiosqlite.Connection, drill_id: int) -> None:
+        """Drop the not-yet-asked items of a drill that ended early (they were never seen)."""
+        await conn.execute("DELETE FROM drill_items WHERE drill_id = ? AND state = 'pending'", (drill_id,))
+
+    # -- answers -------------------------------------------------------------------------------
+
+    async def add_answer(
+        self, conn: aiosqlite.Connection, *, user_id: int, text: str, now: datetime, round_id: int | None = None,
+        drill_item_id: int | None = None, late: bool = False, practice: bool = False, visible: bool = False,
+        event_id: str | None = None, score: int | None = None, grade: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Record a submission; None when the same platform event was already recorded."""
+        cursor = await conn.execute(
+            "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
+            "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (round_id, drill_item_id, user_id, text, to_iso(now), int(late), int(practice), int(visible), event_id,
+             score, json.dumps(grade, sort_keys=True) if grade else None),
+        )
+        return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
+
+    async def set_answer_grade(
+        self, conn: aiosqlite.Connection, answer_id: int, score: int, grade: dict[str, Any]
+    ) -> None:
+        await conn.execute(
+            "UPDATE answers SET score = ?, grade_json = ? WHERE id = ?",
+            (score, json.dumps(grade, sort_keys=True), answer_id),
+        )
+
+    async def item_answers(self, item_id: int) -> list[AnswerRow]:
+        rows = await self._all(
+            f"SELECT {_ANSWER_COLS} FROM answers WHERE drill_item_id = ? ORDER BY submitted_at, id", (item_id,)
+        )
+        return [_answer(r) for r in rows]
+
+    async def event_seen(self, event_id: str) -> bool:
+        return await self._one("SELECT 1 FROM answers WHERE event_id = ?", (event_id,)) is not None
+
+    # -- review cards --------------------------------------------------------------------------
+
+    async def get_card(self, user_id: int, question_id: str) -> tuple[str, datetime] | None:
+        row = await self._one(
+            "SELECT card_json, due_at FROM review_cards WHERE user_id = ? AND question_id = ?", (user_id, question_id)
+        )
+        return (row[0], from_iso(row[1])) if row else None
+
+    async def save_card(
+        self, conn: aiosqlite.Connection, *, user_id: int, question_id: str, card_json: str, due_at: datetime,
+        reviewed_at: datetime, score: int | None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO review_cards (user_id, question_id, card_json, due_at, last_review_at, last_score, reviews) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET card_json = excluded.card_json, "
+            "due_at = excluded.due_at, last_review_at = excluded.last_review_at, last_score = excluded.last_score, "
+            "reviews = review_cards.reviews + 1",
+            (user_id, question_id, card_json, to_iso(due_at), to_iso(reviewed_at), score),
+        )
+
+    async def due_cards(self, user_id: int, now: datetime, limit: int = 50) -> list[tuple[str, datetime, int | None]]:
+        """(question id, due time, last score) of cards due now, most overdue first."""
+        rows = await self._all(
+            "SELECT question_id, due_at, last_score FROM review_cards WHERE user_id = ? AND due_at <= ? "
+            "ORDER BY due_at, question_id LIMIT ?",
+            (user_id, to_iso(now), limit),
+        )
+        return [(r[0], from_iso(r[1]), r[2]) for r in rows]
+
+    async def cards(self, user_id: int) -> list[tuple[str, datetime, int | None, int]]:
+        """(question id, due time, last score, reviews) of every card of a person, soonest due first."""
+        rows = await self._all(
+            "SELECT question_id, due_at, last_score, reviews FROM review_cards WHERE user_id = ? "
+            "ORDER BY due_at, question_id",
+            (user_id,),
+        )
+        return [(r[0], from_iso(r[1]), r[2], r[3]) for r in rows]
+
+    async def seen_question_ids(self, user_id: int) -> set[str]:
+        rows = await self._all("SELECT question_id FROM review_cards WHERE user_id = ?", (user_id,))
+        return {r[0] for r in rows}

@@ -1,0 +1,1 @@
+"""Platform-neutral commands: Command -> engine -> Reply."""

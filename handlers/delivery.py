@@ -1,0 +1,61 @@
+"""Deliver engine events: render each and send it through the right platform's Messenger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.engine.events import Outgoing
+from bot.platforms.base import Messenger, Reply
+from handlers.views import render
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """Routes events to messengers by platform; caller-bound replies are returned instead."""
+
+    def __init__(self) -> None:
+        self._messengers: dict[str, Messenger] = {}
+
+    def register(self, platform: str, messenger: Messenger) -> None:
+        self._messengers[platform] = messenger
+
+    def messenger(self, platform: str) -> Messenger | None:
+        return self._messengers.get(platform)
+
+    async def __call__(self, outgoing: Sequence[Outgoing]) -> None:
+        """Send events that have a destination of their own (timer-driven output)."""
+        await self.send(outgoing)
+
+    async def send(self, outgoing: Sequence[Outgoing]) -> list[tuple[Outgoing, Reply]]:
+        """Send what has a destination; return (event, reply) pairs meant for the caller."""
+        for_caller: list[tuple[Outgoing, Reply]] = []
+        for item in outgoing:
+            reply = render(item.event)
+            target = item.target
+            if target.kind == "caller":
+                if target.private:
+                    reply = _private(reply)
+                for_caller.append((item, reply))
+                continue
+            platform = (target.user or target.where or target.thread).platform if (
+                target.user or target.where or target.thread) else None
+            messenger = self._messengers.get(platform or "")
+            if messenger is None:
+                log.error("no messenger for platform=%s target=%s", platform, target.kind)
+                continue
+            # Errors propagate: a timer handler that could not post is retried by the timer service.
+            if target.kind == "dm" and target.user is not None:
+                await messenger.dm(target.user, reply)
+            elif target.kind == "conversation" and target.where is not None:
+                await messenger.post(target.where, reply)
+            elif target.kind == "thread" and target.thread is not None:
+                await messenger.reply_in_thread(target.thread, reply)
+        return for_caller
+
+
+def _private(reply: Reply) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, ephemeral=True)
