@@ -33,6 +33,7 @@ class TimerService:
         self._clock = clock
         self._handlers: dict[str, TimerHandler] = {}
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
@@ -55,8 +56,13 @@ class TimerService:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
+        """Start the dispatcher and return once overdue timers have fired and it sleeps."""
         if not self.running:
+            self._idle.clear()
             self._task = asyncio.create_task(self._loop(), name="timer-dispatcher")
+            idle = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait([idle, self._task], return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -82,7 +88,9 @@ class TimerService:
             if nxt is not None and nxt.due_at <= now:
                 continue
             until = nxt.due_at if nxt is not None else now + IDLE_SLEEP
+            self._idle.set()
             await self._clock.sleep_until(until, self._wake)
+            self._idle.clear()
 
     async def run_due(self) -> int:
         """Fire every timer due now; timers of one object run in order, objects in parallel."""

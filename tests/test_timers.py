@@ -1,0 +1,119 @@
+"""Durable timers under FakeClock: order, cancellation, sooner deadlines, restarts, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.clock import FakeClock
+from bot.engine.timers import TimerService
+from bot.storage.db import open_database
+from bot.storage.store import Store, TimerRow
+from tests.conftest import START
+
+
+async def _service(db_path: Path, clock: FakeClock) -> tuple[Store, TimerService, list[tuple[str, int, object]]]:
+    db = await open_database(db_path)
+    store = Store(db)
+    timers = TimerService(store, clock, retry_delay=timedelta(seconds=10), max_attempts=3)
+    fired: list[tuple[str, int, object]] = []
+
+    async def handler(timer: TimerRow) -> None:
+        fired.append((timer.kind, timer.ref_id, clock.now()))
+
+    timers.register("t.a", handler)
+    return store, timers, fired
+
+
+async def _add(store: Store, timers: TimerService, clock: FakeClock, ref: int, seconds: float) -> int:
+    async with store.db.transaction() as conn:
+        timer_id = await store.add_timer(conn, "t.a", ref, clock.now() + timedelta(seconds=seconds), clock.now())
+    timers.poke()
+    return timer_id
+
+
+async def test_fire_in_deadline_order_at_their_time(db_path: Path, clock: FakeClock) -> None:
+    """Timers fire in deadline order, each at its own due time."""
+    store, timers, fired = await _service(db_path, clock)
+    await timers.start()
+    for ref, seconds in ((1, 30), (2, 10), (3, 20)):
+        await _add(store, timers, clock, ref, seconds)
+    await clock.advance(timedelta(minutes=1))
+    assert [(r, t) for _k, r, t in fired] == [
+        (2, START + timedelta(seconds=10)), (3, START + timedelta(seconds=20)), (1, START + timedelta(seconds=30))
+    ]
+    assert await store.count_timers() == 0
+    await timers.stop()
+    await store.db.close()
+
+
+async def test_cancelled_timer_does_not_fire(db_path: Path, clock: FakeClock) -> None:
+    """A cancelled timer never fires."""
+    store, timers, fired = await _service(db_path, clock)
+    await timers.start()
+    await _add(store, timers, clock, 1, 10)
+    await _add(store, timers, clock, 2, 20)
+    async with store.db.transaction() as conn:
+        await store.cancel_timers(conn, "t.a", 1)
+    timers.poke()
+    await clock.advance(60)
+    assert [r for _k, r, _t in fired] == [2]
+    await timers.stop()
+    await store.db.close()
+
+
+async def test_sooner_deadline_added_while_sleeping(db_path: Path, clock: FakeClock) -> None:
+    """A timer added while the dispatcher sleeps on a later one fires first, on time."""
+    store, timers, fired = await _service(db_path, clock)
+    await timers.start()
+    await _add(store, timers, clock, 1, 3600)
+    await clock.advance(60)  # the dispatcher is asleep until the hour
+    await _add(store, timers, clock, 2, 60)
+    await clock.advance(timedelta(hours=2))
+    assert [(r, t) for _k, r, t in fired] == [
+        (2, START + timedelta(seconds=120)), (1, START + timedelta(hours=1))
+    ]
+    await timers.stop()
+    await store.db.close()
+
+
+async def test_restart_fires_overdue_once(db_path: Path, clock: FakeClock) -> None:
+    """Close with an open deadline, reopen after it passed: it fires once, at once."""
+    store, timers, fired = await _service(db_path, clock)
+    await timers.start()
+    await _add(store, timers, clock, 7, 30)
+    await _add(store, timers, clock, 8, 600)
+    await timers.stop()
+    await store.db.close()
+    await clock.advance(120)  # the bot is down across the first deadline
+    assert fired == []
+    store2, timers2, fired2 = await _service(db_path, clock)
+    await timers2.start()
+    await clock.settle()
+    assert [(r, t) for _k, r, t in fired2] == [(7, START + timedelta(seconds=120))]
+    await clock.advance(600)
+    assert [r for _k, r, _t in fired2] == [7, 8]
+    await timers2.stop()
+    await store2.db.close()
+
+
+async def test_failing_handler_is_retried_then_dropped(db_path: Path, clock: FakeClock) -> None:
+    """A handler that raises is retried with back-off, then given up after max attempts."""
+    db = await open_database(db_path)
+    store = Store(db)
+    timers = TimerService(store, clock, retry_delay=timedelta(seconds=10), max_attempts=3)
+    calls: list[object] = []
+
+    async def flaky(timer: TimerRow) -> None:
+        calls.append(clock.now())
+        if len(calls) < 2:
+            raise ConnectionError("outage")
+
+    timers.register("t.a", flaky)
+    await timers.start()
+    await _add(store, timers, clock, 1, 5)
+    await clock.advance(60)
+    assert calls == [START + timedelta(seconds=5), START + timedelta(seconds=15)]
+    assert await store.count_timers() == 0
+    await timers.stop()
+    await db.close()
