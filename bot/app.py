@@ -13,8 +13,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.engine.drills import DrillService
 from bot.engine.reviews import ReviewScheduler
+from bot.engine.rounds import RoundService
 from bot.engine.timers import TimerService
 from bot.grading import Grader
+from bot.grading.cli import grader_for
 from bot.storage.db import Database, open_database
 from bot.storage.store import Store
 from handlers.delivery import Delivery
@@ -37,6 +39,7 @@ class App:
     timers: TimerService
     delivery: Delivery
     drills: DrillService
+    rounds: RoundService
 
     async def start(self) -> None:
         """Start firing timers; overdue ones fire at once."""
@@ -45,17 +48,6 @@ class App:
     async def close(self) -> None:
         await self.timers.stop()
         await self.db.close()
-
-
-_GRADER_CACHE: dict[int, Grader] = {}
-
-
-def grader_for(bank: Bank) -> Grader:
-    """One grader per loaded bank: building the vectors is the expensive part of start-up."""
-    key = id(bank)
-    if key not in _GRADER_CACHE:
-        _GRADER_CACHE[key] = Grader(bank)
-    return _GRADER_CACHE[key]
 
 
 def load_bank_for(settings: Settings) -> Bank:
@@ -80,4 +72,9 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
         store=store, bank=bank, grader=grader, clock=clock, timers=timers, reviews=ReviewScheduler(store),
         notify=delivery,
     )
-    return App(settings, clock, db, store, bank, grader, timers, delivery, drills)
+    rounds = RoundService(
+        store=store, bank=bank, grader=grader, clock=clock, timers=timers, notify=delivery,
+        default_minutes=settings.answer_minutes, default_lang=settings.lang,
+    )
+    delivery.on_posted(rounds.on_posted)
+    return App(settings, clock, db, store, bank, grader, timers, delivery, drills, rounds)

@@ -39,6 +39,87 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "error.dm_only": {"zh": "这个命令只能在私信中使用。", "en": "This command works in direct messages only."},
     "error.channel_only": {"zh": "这个命令只能在频道中使用。", "en": "This command works in a channel only."},
+    # rounds
+    "round.already_open": {
+        "zh": "这个频道已经有一道进行中的题：{qid}，还剩 {left}。",
+        "en": "A round is already open in this channel: {qid}, {left} left.",
+    },
+    "round.already_open_race": {"zh": "刚刚有人出了题。", "en": "Someone just opened a round."},
+    "round.none_open": {
+        "zh": "这个频道现在没有进行中的题。用 ask 出一道。",
+        "en": "There is no open round in this channel. Use ask to start one.",
+    },
+    "round.not_allowed": {
+        "zh": "只有出题人或频道管理员可以 {action}。",
+        "en": "Only the person who asked or a channel manager can {action}.",
+    },
+    "round.cancelled": {"zh": "{qid} 已取消，不揭晓。", "en": "{qid} was cancelled without a reveal."},
+    "round.asked": {"zh": "题目已发布。", "en": "Question posted."},
+    "round.question_title": {"zh": "面试题 {qid}", "en": "Interview question {qid}"},
+    "round.how_to_answer": {
+        "zh": "点击“回答”私下作答（揭晓前他人看不到），或在本条消息的讨论串里回复。限时 {minutes} 分钟。",
+        "en": "Press Answer to reply privately (hidden until the reveal), or reply in this message's thread. "
+        "Time limit: {minutes} min.",
+    },
+    "round.new_cycle": {
+        "zh": "这个范围的题已经全部出过，开始新一轮。",
+        "en": "Every question in this scope has been asked; starting a new cycle.",
+    },
+    "round.follow_up_of": {"zh": "追问（接 {qid}）", "en": "Follow-up to {qid}"},
+    "round.reminder": {"zh": "提醒：{qid} 还剩 {left}。", "en": "Reminder: {left} left for {qid}."},
+    "round.recorded": {
+        "zh": "已记录你的回答（第 {version} 版），截止前可以修改，以最后一版为准。",
+        "en": "Your answer is recorded (version {version}). You can change it until the deadline; the last one counts.",
+    },
+    "round.practice": {
+        "zh": "这道题已经揭晓，这次回答作为练习保存，不计入排行榜。练习得分：{score}/100。",
+        "en": "This round was already revealed: your reply is saved as practice and does not count. "
+        "Practice score: {score}/100.",
+    },
+    "round.reveal_title": {"zh": "揭晓 · {qid}", "en": "Reveal · {qid}"},
+    "round.skipped_title": {"zh": "跳过（不计分）· {qid}", "en": "Skipped (not scored) · {qid}"},
+    "round.no_replies": {"zh": "这轮没有人作答。", "en": "Nobody answered this round."},
+    "round.scores": {"zh": "得分", "en": "Scores"},
+    "round.best": {"zh": "最佳：{name}（{score} 分）", "en": "Best: {name} ({score})"},
+    "round.fastest": {"zh": "最快：{name}（{time}）", "en": "Fastest: {name} ({time})"},
+    "round.top": {"zh": "本周频道前五", "en": "This week's top 5 in the channel"},
+    "round.follow_up_offer": {"zh": "接下来可以追问：{qid}（ask {qid}）", "en": "Next, a follow-up: {qid} (ask {qid})"},
+    "round.summary": {
+        "zh": "{qid} 已揭晓：{count} 人作答，最佳 {best}。详情见讨论串。",
+        "en": "{qid} revealed: {count} replied, best {best}. Details in the thread.",
+    },
+    "round.replies": {"zh": "回答", "en": "Replies"},
+    "round.anonymous": {"zh": "匿名", "en": "anonymous"},
+    "board.title": {"zh": "排行榜 · {period} · {scope}", "en": "Leaderboard · {period} · {scope}"},
+    "board.empty": {"zh": "这个时段还没有成绩。", "en": "No scores in this period yet."},
+    "board.you": {"zh": "你的排名：第 {rank} 名，{points} 分", "en": "Your rank: #{rank}, {points} points"},
+    "board.you_none": {"zh": "你在这个时段还没有成绩。", "en": "You have no score in this period yet."},
+    "board.line": {"zh": "{rank}. {name} — {points} 分（{rounds} 题）{streak}",
+                   "en": "{rank}. {name} — {points} pts ({rounds} rounds){streak}"},
+    "period.week": {"zh": "本周", "en": "this week"},
+    "period.month": {"zh": "本月", "en": "this month"},
+    "period.all": {"zh": "全部", "en": "all time"},
+    "scope.channel": {"zh": "本频道", "en": "channel"},
+    "scope.server": {"zh": "全服务器", "en": "server"},
+    "stats.title": {"zh": "{name} 的统计", "en": "Stats for {name}"},
+    "stats.body": {
+        "zh": "作答 {rounds} 题，平均 {average} 分。连续作答：当前 {current} 天，最长 {longest} 天。",
+        "en": "{rounds} rounds answered, average {average}. Reply streak: {current} day(s) now, longest {longest}.",
+    },
+    "stats.scheduled": {
+        "zh": "每日一题连续：当前 {current} 天，最长 {longest} 天。",
+        "en": "Daily-question streak: {current} now, longest {longest}.",
+    },
+    "stats.best": {"zh": "最强主题：{tags}", "en": "Best topics: {tags}"},
+    "stats.weakest": {"zh": "最弱主题：{tags}", "en": "Weakest topics: {tags}"},
+    "stats.unknown_user": {"zh": "还没有 {user} 的记录。", "en": "No record of {user} yet."},
+    "settings.title": {"zh": "频道设置", "en": "Channel settings"},
+    "settings.bad_value": {
+        "zh": "设置 {key} 不能取 {value}。可选：{valid}",
+        "en": "Setting {key} cannot be {value}. Valid: {valid}",
+    },
+    "lang.set": {"zh": "语言已切换为中文。", "en": "Language set to English."},
+    "error.bad_args_detail": {"zh": "参数不对（{detail}）。用法：{usage}", "en": "Bad arguments ({detail}). Usage: {usage}"},
     # drills
     "drill.started_in_channel": {
         "zh": "{name} 开始了一次模拟面试，题目已通过私信发送。",
@@ -90,6 +171,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "时间到。你仍然可以提交，回答会被标记为超时。",
         "en": "Time is up. You can still submit; the reply will be marked late.",
     },
+    "drill.paused": {
+        "zh": "连续两道题没有作答，练习先暂停。发任意消息继续，或发送 drill stop 结束；24 小时无动静会自动结束。",
+        "en": "Two questions in a row went unanswered, so the drill is paused. Send any message to continue or "
+        "drill stop to end it; it ends by itself after 24 hours.",
+    },
+    "drill.resumed": {"zh": "欢迎回来，继续练习。", "en": "Welcome back; the drill continues."},
     "drill.skipped": {"zh": "已跳过 {qid}。", "en": "Skipped {qid}."},
     "drill.covered": {"zh": "答到的要点", "en": "Covered"},
     "drill.missed": {"zh": "遗漏的要点", "en": "Missed"},

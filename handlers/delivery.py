@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.engine.events import Outgoing
-from bot.platforms.base import Messenger, Reply
+from bot.platforms.base import MessageRef, Messenger, Reply
 from handlers.views import render
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,11 @@ class Delivery:
 
     def __init__(self) -> None:
         self._messengers: dict[str, Messenger] = {}
+        self._posted: list[Callable[[object, MessageRef | None], Awaitable[None]]] = []
+
+    def on_posted(self, hook: Callable[[object, MessageRef | None], Awaitable[None]]) -> None:
+        """Call `hook(event, ref)` after each event is posted (the engine records message refs)."""
+        self._posted.append(hook)
 
     def register(self, platform: str, messenger: Messenger) -> None:
         self._messengers[platform] = messenger
@@ -46,12 +51,15 @@ class Delivery:
                 log.error("no messenger for platform=%s target=%s", platform, target.kind)
                 continue
             # Errors propagate: a timer handler that could not post is retried by the timer service.
+            ref: MessageRef | None = None
             if target.kind == "dm" and target.user is not None:
-                await messenger.dm(target.user, reply)
+                ref = await messenger.dm(target.user, reply)
             elif target.kind == "conversation" and target.where is not None:
-                await messenger.post(target.where, reply)
+                ref = await messenger.post(target.where, reply)
             elif target.kind == "thread" and target.thread is not None:
-                await messenger.reply_in_thread(target.thread, reply)
+                ref = await messenger.reply_in_thread(target.thread, reply)
+            for hook in self._posted:
+                await hook(item.event, ref)
         return for_caller
 
 

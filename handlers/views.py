@@ -38,7 +38,14 @@ def notice(event: Notice) -> Reply:
 def _fmt_params(params: dict[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
-        out[key] = format_when(value, lang) if isinstance(value, datetime) else value
+        if isinstance(value, datetime):
+            out[key] = format_when(value, lang)
+        elif key == "left" and isinstance(value, int | float):
+            out[key] = format_duration(value, lang)
+        elif key == "suggest":
+            out[key] = t("error.did_you_mean", lang, ids=", ".join(value)) if value else ""
+        else:
+            out[key] = value
     return out
 
 
@@ -181,3 +188,186 @@ _RENDERERS: dict[type, Renderer] = {
 def register_view(kind: type, fn: Renderer) -> None:
     """Let a feature module add the view for its own events."""
     _RENDERERS[kind] = fn
+
+
+# -- rounds -----------------------------------------------------------------------------------------
+
+from bot.engine.rounds import (  # noqa: E402
+    AnswerRecorded,
+    Leaderboard,
+    PracticeGraded,
+    RoundOpen,
+    RoundQuestion,
+    RoundReminder,
+    RoundReveal,
+    Stats,
+    HintShown,
+)
+from bot.storage.store import ConversationRow  # noqa: E402
+
+
+def round_question(event: RoundQuestion) -> Reply:
+    lang = event.lang
+    q = event.question
+    title = t("round.question_title", lang, qid=q.id)
+    lines: list[str] = []
+    if event.new_cycle:
+        lines.append(t("round.new_cycle", lang))
+    if event.parent_question:
+        title = t("round.follow_up_of", lang, qid=event.parent_question) + f" · {q.id}"
+    lines.append(q.text.get(lang))
+    section = q.section.title.get(lang)
+    fields = (
+        Field("ID", q.id),
+        Field("章节" if lang == "zh" else "Section", f"{q.section.number} · {section}"),
+        Field("难度" if lang == "zh" else "Difficulty", "★" * q.difficulty),
+    )
+    buttons = (
+        Button("回答" if lang == "zh" else "Answer", "answer", "primary", opens_form=True,
+               form_title=(f"回答 {q.id}" if lang == "zh" else f"Answer {q.id}"),
+               form_label=("你的回答" if lang == "zh" else "Your answer")),
+        Button("提示" if lang == "zh" else "Hint", "hint"),
+        Button("揭晓" if lang == "zh" else "Reveal", "reveal", "danger"),
+    )
+    return Reply(title=title, blocks=(Block(None, tuple(lines)),
+                                      Block(None, (t("round.how_to_answer", lang, minutes=f"{event.minutes:g}"),))),
+                 fields=fields, buttons=buttons, lang=lang, kind="question", deadline=event.deadline,
+                 tags={"round": str(event.round_id), "qid": q.id})
+
+
+def round_reminder(event: RoundReminder) -> Reply:
+    text = t("round.reminder", event.lang, qid=event.question.id, left=format_duration(event.seconds_left, event.lang))
+    return Reply(blocks=(Block(None, (text,)),), lang=event.lang, kind="reminder", tags={"round": str(event.round_id)})
+
+
+def answer_recorded(event: AnswerRecorded) -> Reply:
+    return Reply(blocks=(Block(None, (t("round.recorded", event.lang, version=event.version),)),), lang=event.lang,
+                 kind="info", ephemeral=True, deadline=event.deadline)
+
+
+def practice_graded(event: PracticeGraded) -> Reply:
+    fb = feedback(event.grade, event.question, event.lang)
+    blocks = [Block(None, (t("round.practice", event.lang, score=event.grade.score),)), Block(None, (fb.summary,))]
+    if fb.missed:
+        blocks.append(Block(t("drill.missed", event.lang), tuple(f"· {x}" for x in fb.missed)))
+    return Reply(blocks=tuple(blocks), lang=event.lang, kind="feedback", ephemeral=True)
+
+
+def hint_shown(event: HintShown) -> Reply:
+    return Reply(title=t("drill.hint", event.lang) + f" · {event.question.id}",
+                 blocks=(Block(None, (event.question.hint.get(event.lang),)),), lang=event.lang, ephemeral=True)
+
+
+def round_open(event: RoundOpen) -> Reply:
+    text = t("round.already_open", event.lang, qid=event.question.id, left=format_duration(event.seconds_left,
+                                                                                            event.lang))
+    return Reply(blocks=(Block(None, (text,)),), lang=event.lang, ephemeral=True)
+
+
+def round_reveal(event: RoundReveal) -> Reply:
+    lang = event.lang
+    q = event.question
+    if event.summary:
+        best = f"{event.best.name} ({event.best.score})" if event.best else "—"
+        text = t("round.summary", lang, qid=q.id, count=len(event.results), best=best)
+        return Reply(blocks=(Block(None, (UserText(text),)),), lang=lang, kind="reveal",
+                     tags={"round": str(event.round_id), "summary": "1"})
+    title = t("round.skipped_title" if event.skipped else "round.reveal_title", lang, qid=q.id)
+    blocks = [Block(q.text.get(lang), ()), Block(t("drill.reference", lang), (q.answer.get(lang),))]
+    if not event.skipped:
+        if not event.results:
+            blocks.append(Block(t("round.scores", lang), (t("round.no_replies", lang),)))
+        else:
+            lines: list[str | UserText] = []
+            names = {kp.id: kp.text.get(lang) for kp in q.key_points}
+            for n, r in enumerate(event.results, start=1):
+                who = t("round.anonymous", lang) + f" #{n}" if event.mode == "anonymous" else r.name
+                lines.append(UserText(f"{who}: {r.score} ({r.points} pts)" if lang == "en" else
+                                      f"{who}：{r.score} 分（积 {r.points}）"))
+                if r.covered:
+                    lines.append("   ✓ " + "; ".join(names.get(k, k) for k in r.covered))
+                if r.missed:
+                    lines.append("   · " + "; ".join(names.get(k, k) for k in r.missed))
+                if event.mode in ("full", "anonymous"):
+                    lines.append(UserText("   “" + r.text.strip().replace("\n", " ")[:600] + "”"))
+            blocks.append(Block(t("round.scores", lang), tuple(lines)))
+            extra: list[str | UserText] = []
+            if event.best:
+                extra.append(UserText(t("round.best", lang, name=_who(event, event.best), score=event.best.score)))
+            if event.fastest:
+                extra.append(UserText(t("round.fastest", lang, name=_who(event, event.fastest),
+                                        time=format_duration(event.fastest.seconds, lang))))
+            blocks.append(Block(None, tuple(extra)))
+        if event.top:
+            blocks.append(Block(t("round.top", lang), tuple(UserText(_board_line(b, lang)) for b in event.top)))
+    buttons: tuple[Button, ...] = ()
+    if event.follow_up:
+        blocks.append(Block(None, (t("round.follow_up_offer", lang, qid=event.follow_up),)))
+        buttons = (Button(("追问 " if lang == "zh" else "Follow-up ") + event.follow_up, f"ask {event.follow_up}"),)
+    return Reply(title=title, blocks=tuple(blocks), buttons=buttons, lang=lang, kind="reveal",
+                 tags={"round": str(event.round_id), "qid": q.id})
+
+
+def _who(event: RoundReveal, line: object) -> str:
+    if event.mode == "anonymous":
+        return t("round.anonymous", event.lang)
+    return getattr(line, "name", "?")
+
+
+def _board_line(line: object, lang: str) -> str:
+    streak = getattr(line, "streak", 0)
+    mark = f" 🔥{streak}" if streak >= 2 else ""
+    return t("board.line", lang, rank=getattr(line, "rank", 0), name=getattr(line, "name", "?"),
+             points=getattr(line, "points", 0), rounds=getattr(line, "rounds", 0), streak=mark)
+
+
+def leaderboard(board: Leaderboard) -> Reply:
+    lang = board.lang
+    title = t("board.title", lang, period=t(f"period.{board.period}", lang), scope=t(f"scope.{board.scope}", lang))
+    lines: tuple[str | UserText, ...] = tuple(UserText(_board_line(b, lang)) for b in board.lines) or (
+        t("board.empty", lang),)
+    you = (t("board.you", lang, rank=board.caller.rank, points=board.caller.points) if board.caller else
+           t("board.you_none", lang))
+    return Reply(title=title, blocks=(Block(None, lines), Block(None, (you,))), lang=lang, kind="leaderboard")
+
+
+def stats_view(stats: Stats) -> Reply:
+    lang = stats.lang
+    lines = [t("stats.body", lang, rounds=stats.rounds, average=stats.average, current=stats.current_streak,
+               longest=stats.longest_streak)]
+    if stats.scheduled_longest or stats.scheduled_streak:
+        lines.append(t("stats.scheduled", lang, current=stats.scheduled_streak, longest=stats.scheduled_longest))
+    if stats.best_tags:
+        lines.append(t("stats.best", lang, tags=", ".join(stats.best_tags)))
+    if stats.weakest_tags:
+        lines.append(t("stats.weakest", lang, tags=", ".join(stats.weakest_tags)))
+    return Reply(title=UserText(t("stats.title", lang, name=stats.name)).text, blocks=(Block(None, tuple(lines)),),
+                 lang=lang, kind="stats", ephemeral=True)
+
+
+def settings_view(conv: ConversationRow) -> Reply:
+    lang = conv.lang
+    on = {True: "on", False: "off"}
+    fields = (
+        Field("answer-minutes", f"{conv.answer_minutes:g}"),
+        Field("reminders", on[conv.reminders]),
+        Field("reveal-mode", conv.reveal_mode),
+        Field("auto-follow-up", on[conv.auto_follow_up]),
+        Field("timezone", conv.timezone),
+        Field("lang", conv.lang),
+    )
+    return Reply(title=t("settings.title", lang), fields=fields, lang=lang, kind="settings")
+
+
+_RENDERERS.update({
+    RoundQuestion: round_question,
+    RoundReminder: round_reminder,
+    AnswerRecorded: answer_recorded,
+    PracticeGraded: practice_graded,
+    HintShown: hint_shown,
+    RoundOpen: round_open,
+    RoundReveal: round_reveal,
+    Leaderboard: leaderboard,
+    Stats: stats_view,
+    ConversationRow: settings_view,
+})

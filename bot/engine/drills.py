@@ -271,7 +271,6 @@ class DrillService:
             await self._store.mark_item_asked(conn, item.id, now, deadline)
             await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
             await self._store.add_timer(conn, self.KIND_DEADLINE, item.id, deadline, now)
-            await self._store.touch_drill(conn, drill.id, now)
         self._timers.poke()
         roots, _ = await self._root_items(drill.id)
         root_id = item.parent_item_id or item.id
@@ -302,8 +301,11 @@ class DrillService:
             if not text.strip():
                 raise DrillError(Notice("error.empty_reply", drill.lang, error=True))
             item = await self._store.current_item(drill.id)
-            if item is None:
-                return []
+            if item is None:  # paused after unanswered questions: any message brings it back
+                async with self._store.db.transaction() as conn:
+                    await self._store.touch_drill(conn, drill.id, self._clock.now())
+                return [Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
+                        *await self._ask_next(drill, self._user_ref(row))]
             now = self._clock.now()
             async with self._store.db.transaction() as conn:
                 await self._store.add_answer(
@@ -388,8 +390,8 @@ class DrillService:
                     return []
                 await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
                 await self._store.touch_drill(conn, drill.id, now)
-            question, _ = self._question_for(item)
-            out = [Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.skipped", drill.lang, {"qid": question.id}))]
+            out = [Outgoing(self._home(drill, self._user_ref(row)),
+                            Notice("drill.skipped", drill.lang, {"qid": item.question_id}))]
             out.extend(await self._after_item(drill, item, self._user_ref(row)))
             return out
 
@@ -410,6 +412,19 @@ class DrillService:
                 )
         return await self._ask_next(drill, user)
 
+    async def _absent(self, drill_id: int) -> bool:
+        """Two questions in a row went unanswered: the person is away, so stop posting until they return."""
+        closed = [i for i in await self._store.drill_items(drill_id) if i.state not in ("pending", "asked")]
+        return len(closed) >= 2 and all(i.state == "unanswered" for i in closed[-2:])
+
+    async def _record_review(self, drill: DrillRow, item: DrillItemRow) -> None:
+        root_id = item.parent_item_id or item.id
+        root = await self._store.get_item(root_id)
+        if root is None:
+            return
+        async with self._store.db.transaction() as conn:
+            await self._reviews.record(conn, drill.user_id, root.question_id, rating_for_score(0), self._clock.now(), 0)
+
     async def _plan_probe(
         self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow]
     ) -> DrillItemRow | None:
@@ -418,7 +433,7 @@ class DrillService:
             return None
         if probes and probes[-1].state != "answered":
             return None
-        missing = self._missing_important(question, root, probes)
+        missing = await self._missing_important(question, root, probes)
         if not missing:
             return None
         probe_qid: str = question.id
@@ -433,23 +448,19 @@ class DrillService:
             )
         return await self._store.get_item(item_id)
 
-    def _missing_important(
+    async def _missing_important(
         self, question: Question, root: DrillItemRow, probes: list[DrillItemRow]
     ) -> list[KeyPoint]:
-        """Important key points still missed after the first answer and any built probes."""
+        """Important key points still missing from everything said so far (answer and probes)."""
         assert root.grade is not None
-        recovered: set[str] = set()
-        for probe in probes:
-            if probe.grade and probe.probe_key_point:
-                recovered.update(probe.grade.get("covered", []))
-                recovered.update(probe.grade.get("partial", []))
-        asked = {p.probe_key_point for p in probes if p.probe_key_point}
         missed = set(root.grade.get("missed", [])) | set(root.grade.get("contradicted", []))
+        if probes:
+            texts = [a.text for item in (root, *probes) for a in await self._store.item_answers(item.id)]
+            combined = self._grader.grade(question, "\n".join(texts))
+            missed = set(combined.missed) | set(combined.contradicted)
+        asked = {p.probe_key_point for p in probes if p.probe_key_point}
         ranked = sorted(question.key_points, key=lambda k: (-k.weight, question.key_points.index(k)))
-        return [
-            k for k in ranked
-            if k.id in missed and k.id not in recovered and k.id not in asked and k.weight >= IMPORTANT_WEIGHT
-        ]
+        return [k for k in ranked if k.id in missed and k.id not in asked and k.weight >= IMPORTANT_WEIGHT]
 
     @staticmethod
     def _final_score(root: DrillItemRow, probes: Sequence[DrillItemRow]) -> int | None:
@@ -490,7 +501,11 @@ class DrillService:
                     if not await self._store.close_item(conn, item.id, state="unanswered", now=now):
                         return
                 out = [Outgoing(self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id}))]
-                out.extend(await self._after_item(drill, item, user))
+                if await self._absent(drill.id):
+                    await self._record_review(drill, item)
+                    out.append(Outgoing(self._home(drill, user), Notice("drill.paused", drill.lang)))
+                else:
+                    out.extend(await self._after_item(drill, item, user))
         await self._notify(out)
 
     async def _on_idle(self, timer: TimerRow) -> None:

@@ -25,6 +25,7 @@ class Scope:
 
     section: int | None = None
     tag: str | None = None
+    rising: int | None = None  # prefer this difficulty (daily schedules that rise across the week)
 
     def key(self) -> str:
         return f"section={self.section or ''};tag={self.tag or ''}"

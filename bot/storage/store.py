@@ -501,3 +501,164 @@ class Store:
     async def seen_question_ids(self, user_id: int) -> set[str]:
         rows = await self._all("SELECT question_id FROM review_cards WHERE user_id = ?", (user_id,))
         return {r[0] for r in rows}
+
+    # -- rounds --------------------------------------------------------------------------------
+
+    async def open_round(self, conversation_id: int) -> RoundRow | None:
+        row = await self._one(
+            f"SELECT {_ROUND_COLS} FROM rounds WHERE conversation_id = ? AND state = 'open'", (conversation_id,)
+        )
+        return _round(row) if row else None
+
+    async def get_round(self, round_id: int) -> RoundRow | None:
+        row = await self._one(f"SELECT {_ROUND_COLS} FROM rounds WHERE id = ?", (round_id,))
+        return _round(row) if row else None
+
+    async def last_closed_round(self, conversation_id: int) -> RoundRow | None:
+        row = await self._one(
+            f"SELECT {_ROUND_COLS} FROM rounds WHERE conversation_id = ? AND state <> 'open' "
+            "ORDER BY closed_at DESC, id DESC LIMIT 1",
+            (conversation_id,),
+        )
+        return _round(row) if row else None
+
+    async def round_by_message(self, platform: str, channel_id: str, message_id: str) -> RoundRow | None:
+        ref = json.dumps([platform, channel_id, message_id])
+        row = await self._one(f"SELECT {_ROUND_COLS} FROM rounds WHERE message_ref = ?", (ref,))
+        return _round(row) if row else None
+
+    async def create_round(
+        self, conn: aiosqlite.Connection, *, conversation_id: int, question_id: str, asked_by: int | None,
+        opened_at: datetime, deadline_at: datetime, parent_round_id: int | None, scope: str, cycle: int,
+    ) -> int:
+        cursor = await conn.execute(
+            "INSERT INTO rounds (conversation_id, question_id, state, asked_by, opened_at, deadline_at, "
+            "parent_round_id, scope, cycle) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+            (conversation_id, question_id, asked_by, to_iso(opened_at), to_iso(deadline_at), parent_round_id, scope,
+             cycle),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def set_round_message(self, round_id: int, platform: str, channel_id: str, message_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE rounds SET message_ref = ? WHERE id = ?",
+                (json.dumps([platform, channel_id, message_id]), round_id),
+            )
+
+    async def close_round(self, conn: aiosqlite.Connection, round_id: int, state: str, now: datetime) -> bool:
+        """Close an open round; False if it was already closed (a timer and a command racing)."""
+        cursor = await conn.execute(
+            "UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = 'open'", (state, to_iso(now), round_id)
+        )
+        return cursor.rowcount == 1
+
+    async def scope_cycle(self, conversation_id: int, scope: str) -> tuple[int, set[str]]:
+        """The current cycle number of a scope in a conversation and the questions asked in it."""
+        row = await self._one(
+            "SELECT COALESCE(MAX(cycle), 1) FROM rounds WHERE conversation_id = ? AND scope = ?",
+            (conversation_id, scope),
+        )
+        cycle = int(row[0])
+        rows = await self._all(
+            "SELECT question_id FROM rounds WHERE conversation_id = ? AND scope = ? AND cycle = ? "
+            "AND state <> 'cancelled'",
+            (conversation_id, scope, cycle),
+        )
+        return cycle, {r[0] for r in rows}
+
+    async def round_answers(self, round_id: int, *, include_practice: bool = False) -> list[AnswerRow]:
+        rows = await self._all(
+            f"SELECT {_ANSWER_COLS} FROM answers WHERE round_id = ? AND (practice = 0 OR ?) ORDER BY submitted_at, id",
+            (round_id, int(include_practice)),
+        )
+        return [_answer(r) for r in rows]
+
+    async def count_user_answers(self, round_id: int, user_id: int) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM answers WHERE round_id = ? AND user_id = ? AND practice = 0", (round_id, user_id)
+        )
+        return int(row[0])
+
+    async def add_round_result(
+        self, conn: aiosqlite.Connection, *, round_id: int, user_id: int, answer_id: int, score: int, points: int,
+        submitted_at: datetime, closed_at: datetime,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO round_results (round_id, user_id, answer_id, score, points, submitted_at, closed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (round_id, user_id) DO NOTHING",
+            (round_id, user_id, answer_id, score, points, to_iso(submitted_at), to_iso(closed_at)),
+        )
+
+    async def leaderboard(
+        self, *, conversation_ids: Sequence[int], since: datetime | None, until: datetime | None = None,
+    ) -> list[tuple[int, str, int, int, datetime]]:
+        """(user id, display name, total points, rounds, earliest reply) ranked; ties go to the earlier reply."""
+        marks = ",".join("?" for _ in conversation_ids)
+        rows = await self._all(
+            "SELECT rr.user_id, u.display_name, SUM(rr.points) AS total, COUNT(*) AS n, MIN(rr.submitted_at) AS first "
+            f"FROM round_results rr JOIN rounds r ON r.id = rr.round_id JOIN users u ON u.id = rr.user_id "  # noqa: S608
+            f"WHERE r.conversation_id IN ({marks}) AND rr.closed_at >= ? AND rr.closed_at < ? "
+            "GROUP BY rr.user_id ORDER BY total DESC, first ASC, rr.user_id ASC",
+            (*conversation_ids, to_iso(since) if since else "", to_iso(until) if until else "9999"),
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3]), from_iso(r[4])) for r in rows]
+
+    async def workspace_conversations(self, platform: str, workspace_id: str) -> list[int]:
+        rows = await self._all(
+            "SELECT id FROM conversations WHERE platform = ? AND workspace_id = ? AND is_dm = 0", (platform, workspace_id)
+        )
+        return [r[0] for r in rows]
+
+    async def user_results(self, user_id: int, conversation_ids: Sequence[int]) -> list[tuple[str, int, datetime]]:
+        """(question id, score, reply time) of every scored round of a person in these conversations."""
+        marks = ",".join("?" for _ in conversation_ids)
+        rows = await self._all(
+            "SELECT r.question_id, rr.score, rr.submitted_at FROM round_results rr JOIN rounds r ON r.id = rr.round_id "
+            f"WHERE rr.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY rr.submitted_at",  # noqa: S608
+            (user_id, *conversation_ids),
+        )
+        return [(r[0], int(r[1]), from_iso(r[2])) for r in rows]
+
+    async def user_reply_times(self, user_id: int, conversation_ids: Sequence[int]) -> list[datetime]:
+        """Every time a person replied to a round in these conversations (for streaks)."""
+        marks = ",".join("?" for _ in conversation_ids)
+        rows = await self._all(
+            "SELECT a.submitted_at FROM answers a JOIN rounds r ON r.id = a.round_id "
+            f"WHERE a.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY a.submitted_at",  # noqa: S608
+            (user_id, *conversation_ids),
+        )
+        return [from_iso(r[0]) for r in rows]
+
+    async def open_rounds(self) -> list[RoundRow]:
+        return [_round(r) for r in await self._all(f"SELECT {_ROUND_COLS} FROM rounds WHERE state = 'open'")]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRow:
+    id: int
+    conversation_id: int
+    question_id: str
+    state: str
+    asked_by: int | None
+    opened_at: datetime
+    deadline_at: datetime
+    closed_at: datetime | None
+    parent_round_id: int | None
+    scope: str
+    cycle: int
+    message_ref: tuple[str, str, str] | None
+
+
+_ROUND_COLS = (
+    "id, conversation_id, question_id, state, asked_by, opened_at, deadline_at, closed_at, parent_round_id, scope, "
+    "cycle, message_ref"
+)
+
+
+def _round(row: Sequence[Any]) -> RoundRow:
+    ref = tuple(json.loads(row[11])) if row[11] else None
+    return RoundRow(
+        row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), from_iso(row[6]), _dt(row[7]), row[8], row[9],
+        row[10], ref,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,570 @@
+"""Team rounds in a channel: a timed question, hidden replies, a reveal with scores, leaderboards.
+
+Points for a round: the grade's score (0..100) plus an early-reply bonus of up to 10
+points, scaled by the score so that a fast empty reply earns nothing:
+    bonus = round(10 · (time left when replying / answer window) · score / 100).
+A person's latest reply before the deadline is the one that counts; every version is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import Clock
+from bot.engine.events import CALLER, PRIVATE, Notice, Notify, Outgoing, Target, channel
+from bot.engine.periods import period_start, streaks
+from bot.engine.selection import Scope, questions_in, shuffled
+from bot.engine.timers import TimerService
+from bot.grading import Grade, Grader
+from bot.platforms.base import ConversationRef, MessageRef, UserRef
+from bot.storage.store import ConversationRow, RoundRow, Store, TimerRow, UserRow
+from question_bank.schema import Bank, Question
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_CHARS = 4000
+EARLY_BONUS_MAX = 10
+REVEAL_MODES = ("scores", "full", "anonymous")
+
+
+class RoundError(Exception):
+    """A round request that cannot be served; carries the Notice to show the caller."""
+
+    def __init__(self, notice: Notice) -> None:
+        self.notice = notice
+        super().__init__(notice.key)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundQuestion:
+    round_id: int
+    question: Question
+    deadline: datetime
+    minutes: float
+    lang: str
+    asked_by: str
+    new_cycle: bool = False
+    parent_question: str | None = None
+    scheduled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReminder:
+    round_id: int
+    question: Question
+    seconds_left: float
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    round_id: int
+    version: int
+    deadline: datetime
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeGraded:
+    question: Question
+    grade: Grade
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class HintShown:
+    question: Question
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResultLine:
+    user_id: int
+    name: str
+    score: int
+    points: int
+    seconds: float
+    covered: tuple[str, ...]
+    missed: tuple[str, ...]
+    text: str
+    streak: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BoardLine:
+    rank: int
+    user_id: int
+    name: str
+    points: int
+    rounds: int
+    streak: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReveal:
+    round_id: int
+    question: Question
+    results: tuple[ResultLine, ...]
+    best: ResultLine | None
+    fastest: ResultLine | None
+    top: tuple[BoardLine, ...]
+    mode: str
+    lang: str
+    skipped: bool = False
+    follow_up: str | None = None
+    summary: bool = False  # the short version posted in the channel when the full one goes to a thread
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    period: str
+    scope: str
+    lines: tuple[BoardLine, ...]
+    caller: BoardLine | None
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    name: str
+    rounds: int
+    average: int
+    best_tags: tuple[str, ...]
+    weakest_tags: tuple[str, ...]
+    current_streak: int
+    longest_streak: int
+    lang: str
+    scheduled_streak: int = 0
+    scheduled_longest: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOpen:
+    """The open round, for a second `ask` or a status request."""
+
+    round_id: int
+    question: Question
+    seconds_left: float
+    lang: str
+
+
+class RoundService:
+    """Rounds, answers, reveals and leaderboards for channels."""
+
+    KIND_REVEAL = "round.reveal"
+    KIND_REMIND = "round.remind"
+
+    def __init__(
+        self, *, store: Store, bank: Bank, grader: Grader, clock: Clock, timers: TimerService, notify: Notify,
+        default_minutes: float = 5.0, default_lang: str = "zh",
+    ) -> None:
+        self._store = store
+        self._bank = bank
+        self._grader = grader
+        self._clock = clock
+        self._timers = timers
+        self._notify = notify
+        self._default_minutes = default_minutes
+        self._default_lang = default_lang
+        timers.register(self.KIND_REVEAL, self._on_reveal_timer)
+        timers.register(self.KIND_REMIND, self._on_remind_timer)
+
+    # -- conversations and people ---------------------------------------------------------------
+
+    async def conversation(self, where: ConversationRef) -> ConversationRow:
+        return await self._store.ensure_conversation(
+            where.platform, where.workspace_id, where.channel_id, is_dm=where.is_dm, lang=self._default_lang,
+            answer_minutes=self._default_minutes, now=self._clock.now(),
+        )
+
+    async def _user(self, user: UserRef) -> UserRow:
+        return await self._store.ensure_user(user.platform, user.user_id, user.display_name, self._clock.now())
+
+    def _question(self, qid: str) -> Question:
+        question = self._bank.get(qid)
+        if question is None:
+            raise LookupError(qid)
+        return question
+
+    # -- asking ---------------------------------------------------------------------------------
+
+    async def ask(
+        self, user: UserRef | None, where: ConversationRef, *, qid: str | None = None, scope: Scope = Scope(),
+        minutes: float | None = None, parent_round_id: int | None = None, scheduled: bool = False,
+    ) -> list[Outgoing]:
+        """Open a round in a channel; a second one while a round is open says which and how long it has."""
+        conv = await self.conversation(where)
+        lang = conv.lang
+        current = await self._store.open_round(conv.id)
+        if current is not None:
+            left = (current.deadline_at - self._clock.now()).total_seconds()
+            raise RoundError(Notice("round.already_open", lang, {
+                "qid": current.question_id, "left": max(left, 0.0), "round": current.id}))
+        asker = await self._user(user) if user is not None else None
+        new_cycle = False
+        scope_key = ""
+        if qid is None:
+            scope_key = scope.key()
+            cycle, asked = await self._store.scope_cycle(conv.id, scope_key)
+            pool = [q.id for q in questions_in(self._bank, scope)]
+            if not pool:
+                raise RoundError(Notice("error.empty_scope", lang, error=True))
+            remaining = [q for q in pool if q not in asked]
+            if not remaining:
+                cycle, remaining, new_cycle = cycle + 1, pool, True
+            order = shuffled(sorted(remaining), f"{conv.id}:{scope_key}:{cycle}")
+            if scope.rising is not None:
+                order = sorted(order, key=lambda q: (abs(self._question(q).difficulty - scope.rising), order.index(q)))
+            question = self._question(order[0])
+        else:
+            found = self._bank.get(qid)
+            if found is None:
+                close = self._bank.closest_ids(qid)
+                raise RoundError(Notice("error.unknown_question", lang, {"qid": qid, "suggest": close}, error=True))
+            question, cycle = found, 1
+        minutes = minutes or conv.answer_minutes
+        now = self._clock.now()
+        deadline = now + timedelta(minutes=minutes)
+        async with self._store.db.transaction() as conn:
+            if await self._store.open_round(conv.id) is not None:
+                raise RoundError(Notice("round.already_open_race", lang))
+            round_id = await self._store.create_round(
+                conn, conversation_id=conv.id, question_id=question.id, asked_by=asker.id if asker else None,
+                opened_at=now, deadline_at=deadline, parent_round_id=parent_round_id, scope=scope_key, cycle=cycle,
+            )
+            await self._store.add_timer(conn, self.KIND_REVEAL, round_id, deadline, now)
+            if conv.reminders:
+                window = timedelta(minutes=minutes)
+                if window >= timedelta(minutes=2):
+                    await self._store.add_timer(conn, self.KIND_REMIND, round_id, now + window / 2, now, {"at": "half"})
+                if window > timedelta(minutes=2):
+                    await self._store.add_timer(conn, self.KIND_REMIND, round_id, deadline - timedelta(minutes=1), now,
+                                                {"at": "minute"})
+        self._timers.poke()
+        parent_question = None
+        if parent_round_id is not None:
+            parent = await self._store.get_round(parent_round_id)
+            parent_question = parent.question_id if parent else None
+        event = RoundQuestion(round_id, question, deadline, minutes, lang,
+                              asker.display_name if asker else "", new_cycle, parent_question, scheduled)
+        return [Outgoing(channel(where), event)]
+
+    async def on_posted(self, event: object, ref: MessageRef | None) -> None:
+        """Remember where a round's question was posted, for thread replies and the reveal."""
+        if isinstance(event, RoundQuestion) and ref is not None:
+            await self._store.set_round_message(event.round_id, ref.platform, ref.channel_id, ref.message_id)
+
+    async def status(self, where: ConversationRef) -> RoundOpen | None:
+        conv = await self.conversation(where)
+        current = await self._store.open_round(conv.id)
+        if current is None:
+            return None
+        left = max((current.deadline_at - self._clock.now()).total_seconds(), 0.0)
+        return RoundOpen(current.id, self._question(current.question_id), left, conv.lang)
+
+    # -- answering ------------------------------------------------------------------------------
+
+    async def answer(
+        self, user: UserRef, where: ConversationRef, text: str, *, event_id: str | None = None,
+        visible: bool = False, thread: MessageRef | None = None,
+    ) -> list[Outgoing]:
+        """Record a reply to the open round (or practice after the reveal) and tell the person privately."""
+        conv = await self.conversation(where)
+        lang = conv.lang
+        if len(text) > MAX_REPLY_CHARS:
+            raise RoundError(Notice("error.too_long", lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True))
+        if not text.strip():
+            raise RoundError(Notice("error.empty_reply", lang, error=True))
+        if event_id is not None and await self._store.event_seen(event_id):
+            return []  # the platform delivered the same event again
+        person = await self._user(user)
+        target: RoundRow | None = None
+        if thread is not None:
+            target = await self._store.round_by_message(thread.platform, thread.channel_id, thread.message_id)
+        if target is None:
+            target = await self._store.open_round(conv.id) or await self._store.last_closed_round(conv.id)
+        if target is None:
+            raise RoundError(Notice("round.none_open", lang))
+        now = self._clock.now()
+        question = self._question(target.question_id)
+        grade = self._grader.grade(question, text)
+        practice = target.state != "open" or now > target.deadline_at
+        async with self._store.db.transaction() as conn:
+            answer_id = await self._store.add_answer(
+                conn, user_id=person.id, text=text, now=now, round_id=target.id, practice=practice, visible=visible,
+                event_id=event_id, score=grade.score, grade=grade.to_json(), late=practice,
+            )
+        if answer_id is None:
+            return []
+        if practice:
+            return [Outgoing(PRIVATE, PracticeGraded(question, grade, lang))]
+        version = await self._store.count_user_answers(target.id, person.id)
+        return [Outgoing(PRIVATE, AnswerRecorded(target.id, version, target.deadline_at, lang))]
+
+    async def hint(self, where: ConversationRef) -> list[Outgoing]:
+        conv = await self.conversation(where)
+        current = await self._store.open_round(conv.id)
+        if current is None:
+            raise RoundError(Notice("round.none_open", conv.lang))
+        return [Outgoing(PRIVATE, HintShown(self._question(current.question_id), conv.lang))]
+
+    # -- closing --------------------------------------------------------------------------------
+
+    async def _require_control(self, user: UserRef, current: RoundRow, is_admin: bool, action: str, lang: str) -> None:
+        if is_admin:
+            return
+        person = await self._store.find_user(user.platform, user.user_id)
+        if person is not None and current.asked_by == person.id:
+            return
+        raise RoundError(Notice("round.not_allowed", lang, {"action": action}, error=True))
+
+    async def _current(self, where: ConversationRef) -> tuple[ConversationRow, RoundRow]:
+        conv = await self.conversation(where)
+        current = await self._store.open_round(conv.id)
+        if current is None:
+            raise RoundError(Notice("round.none_open", conv.lang))
+        return conv, current
+
+    async def reveal(self, user: UserRef, where: ConversationRef, *, is_admin: bool) -> list[Outgoing]:
+        conv, current = await self._current(where)
+        await self._require_control(user, current, is_admin, "reveal", conv.lang)
+        return await self._close(current, "revealed")
+
+    async def skip(self, user: UserRef, where: ConversationRef, *, is_admin: bool) -> list[Outgoing]:
+        conv, current = await self._current(where)
+        await self._require_control(user, current, is_admin, "skip", conv.lang)
+        return await self._close(current, "skipped")
+
+    async def cancel(self, user: UserRef, where: ConversationRef, *, is_admin: bool) -> list[Outgoing]:
+        conv, current = await self._current(where)
+        await self._require_control(user, current, is_admin, "cancel", conv.lang)
+        return await self._close(current, "cancelled")
+
+    async def _on_reveal_timer(self, timer: TimerRow) -> None:
+        current = await self._store.get_round(timer.ref_id)
+        if current is None or current.state != "open":
+            return
+        await self._emit(await self._close(current, "revealed"))
+
+    async def _on_remind_timer(self, timer: TimerRow) -> None:
+        current = await self._store.get_round(timer.ref_id)
+        if current is None or current.state != "open":
+            return
+        conv = await self._store.get_conversation(current.conversation_id)
+        if conv is None or not conv.reminders:
+            return
+        left = (current.deadline_at - self._clock.now()).total_seconds()
+        if left <= 0:
+            return
+        event = RoundReminder(current.id, self._question(current.question_id), left, conv.lang)
+        await self._emit([Outgoing(self._round_target(conv, current), event)])
+
+    async def _emit(self, outgoing: Sequence[Outgoing]) -> None:
+        await self._notify(outgoing)
+
+    def _where(self, conv: ConversationRow) -> ConversationRef:
+        return ConversationRef(conv.platform, conv.workspace_id, conv.channel_id, conv.is_dm)
+
+    def _round_target(self, conv: ConversationRow, current: RoundRow) -> Target:
+        if current.message_ref is not None:
+            platform, channel_id, message_id = current.message_ref
+            return Target("thread", thread=MessageRef(platform, channel_id, message_id, conv.workspace_id))
+        return channel(self._where(conv))
+
+    async def _close(self, current: RoundRow, state: str) -> list[Outgoing]:
+        """Close a round (idempotently) and build its reveal, results and follow-up."""
+        conv = await self._store.get_conversation(current.conversation_id)
+        assert conv is not None
+        now = self._clock.now()
+        question = self._question(current.question_id)
+        results: list[ResultLine] = []
+        async with self._store.db.transaction() as conn:
+            if not await self._store.close_round(conn, current.id, state, now):
+                return []
+            await self._store.cancel_timers_like(conn, "round.", current.id)
+            if state == "revealed":
+                results = await self._score(conn, current, now)
+        if state == "cancelled":
+            return [Outgoing(channel(self._where(conv)), Notice("round.cancelled", conv.lang, {"qid": question.id}))]
+        top = await self._board(conv, "week", "channel", limit=5)
+        names_streak = {line.user_id: line.streak for line in top}
+        results = [ResultLine(r.user_id, r.name, r.score, r.points, r.seconds, r.covered, r.missed, r.text,
+                              names_streak.get(r.user_id, 0)) for r in results]
+        best = min(results, key=lambda r: (-r.score, r.seconds)) if results else None
+        decent = [r for r in results if r.score >= 50]
+        fastest = min(decent, key=lambda r: r.seconds) if decent else None
+        follow = question.follow_ups[0] if question.follow_ups else None
+        reveal = RoundReveal(current.id, question, tuple(results), best, fastest, tuple(top), conv.reveal_mode,
+                             conv.lang, skipped=state == "skipped", follow_up=follow)
+        out: list[Outgoing] = []
+        if current.message_ref is not None:
+            out.append(Outgoing(self._round_target(conv, current), reveal))
+            out.append(Outgoing(channel(self._where(conv)), _summary(reveal)))
+        else:
+            out.append(Outgoing(channel(self._where(conv)), reveal))
+        if follow and conv.auto_follow_up and state == "revealed":
+            asker = await self._store.get_user(current.asked_by) if current.asked_by else None
+            try:
+                out.extend(await self.ask(
+                    UserRef(asker.platform, asker.platform_user_id, asker.display_name) if asker else None,
+                    self._where(conv), qid=follow, parent_round_id=current.id,
+                ))
+            except RoundError as exc:
+                log.warning("follow-up not opened round=%s reason=%s", current.id, exc.notice.key)
+        return out
+
+    async def _score(self, conn: object, current: RoundRow, now: datetime) -> list[ResultLine]:
+        answers = await self._store.round_answers(current.id)
+        latest: dict[int, object] = {}
+        for answer in answers:
+            if answer.submitted_at <= current.deadline_at and not answer.practice:
+                latest[answer.user_id] = answer  # ordered by time: the last one wins
+        window = max((current.deadline_at - current.opened_at).total_seconds(), 1.0)
+        lines: list[ResultLine] = []
+        for user_id, answer in latest.items():
+            a = answer  # typed below
+            from bot.storage.store import AnswerRow
+
+            assert isinstance(a, AnswerRow)
+            score = a.score or 0
+            elapsed = (a.submitted_at - current.opened_at).total_seconds()
+            bonus = round(EARLY_BONUS_MAX * max(0.0, 1 - elapsed / window) * score / 100)
+            await self._store.add_round_result(
+                conn, round_id=current.id, user_id=user_id, answer_id=a.id, score=score, points=score + bonus,  # type: ignore[arg-type]
+                submitted_at=a.submitted_at, closed_at=now,
+            )
+            person = await self._store.get_user(user_id)
+            grade = a.grade or {}
+            lines.append(ResultLine(
+                user_id, person.display_name if person else "?", score, score + bonus, elapsed,
+                tuple(grade.get("covered", [])) + tuple(grade.get("partial", [])),
+                tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", [])), a.text,
+            ))
+        lines.sort(key=lambda r: (-r.points, r.seconds))
+        return lines
+
+    # -- leaderboards and stats -----------------------------------------------------------------
+
+    async def leaderboard(self, user: UserRef, where: ConversationRef, period: str = "week",
+                          scope: str = "channel") -> Leaderboard:
+        conv = await self.conversation(where)
+        lines = await self._board(conv, period, scope, limit=None)
+        person = await self._store.find_user(user.platform, user.user_id)
+        mine = next((line for line in lines if person and line.user_id == person.id), None)
+        return Leaderboard(period, scope, tuple(lines[:10]), mine, conv.lang)
+
+    async def _board(self, conv: ConversationRow, period: str, scope: str, limit: int | None) -> list[BoardLine]:
+        tz = zone(conv.timezone)
+        since = period_start(self._clock.now(), tz, period)
+        ids = [conv.id] if scope == "channel" else await self._store.workspace_conversations(conv.platform,
+                                                                                                conv.workspace_id)
+        rows = await self._store.leaderboard(conversation_ids=ids or [conv.id], since=since)
+        lines = []
+        for rank, (user_id, name, points, rounds, _first) in enumerate(rows, start=1):
+            times = await self._store.user_reply_times(user_id, [conv.id])
+            current, _longest = streaks(times, tz, self._clock.now())
+            lines.append(BoardLine(rank, user_id, name, points, rounds, current))
+        return lines[:limit] if limit else lines
+
+    async def stats(self, where: ConversationRef, target: UserRef) -> Stats:
+        conv = await self.conversation(where)
+        person = await self._store.find_user(target.platform, target.user_id)
+        if person is None:
+            raise RoundError(Notice("stats.unknown_user", conv.lang, {"user": target.display_name or target.user_id}))
+        ids = [conv.id] if not conv.is_dm else await self._store.workspace_conversations(conv.platform,
+                                                                                            conv.workspace_id)
+        results = await self._store.user_results(person.id, ids or [conv.id])
+        tag_scores: dict[str, list[int]] = {}
+        for qid, score, _at in results:
+            question = self._bank.get(qid)
+            for tag in question.tags if question else ():
+                tag_scores.setdefault(tag, []).append(score)
+        ranked = sorted(((sum(v) / len(v), t) for t, v in tag_scores.items()), reverse=True)
+        times = await self._store.user_reply_times(person.id, ids or [conv.id])
+        current, longest = streaks(times, zone(conv.timezone), self._clock.now())
+        average = round(sum(s for _q, s, _a in results) / len(results)) if results else 0
+        return Stats(person.display_name or target.user_id, len(results), average,
+                     tuple(t for _s, t in ranked[:2]), tuple(t for _s, t in ranked[::-1][:2]) if len(ranked) > 1 else (),
+                     current, longest, conv.lang)
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def set_lang(self, where: ConversationRef, lang: str) -> ConversationRow:
+        conv = await self.conversation(where)
+        return await self._store.update_conversation(conv.id, lang=lang)
+
+    async def update_settings(self, where: ConversationRef, key: str, value: str, *, is_admin: bool) -> ConversationRow:
+        """Change one channel setting (admins only); raises RoundError with the valid forms."""
+        conv = await self.conversation(where)
+        lang = conv.lang
+        if not is_admin:
+            raise RoundError(Notice("round.not_allowed", lang, {"action": "settings"}, error=True))
+        key = key.lower().replace("_", "-")
+        try:
+            column, parsed = _parse_setting(key, value)
+        except ValueError as exc:
+            raise RoundError(Notice("settings.bad_value", lang, {"key": key, "value": value, "valid": str(exc)},
+                                    error=True)) from None
+        return await self._store.update_conversation(conv.id, **{column: parsed})
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+SETTING_KEYS = {
+    "answer-minutes": "answer_minutes",
+    "reminders": "reminders",
+    "reveal-mode": "reveal_mode",
+    "auto-follow-up": "auto_follow_up",
+    "timezone": "timezone",
+    "lang": "lang",
+}
+
+
+def _parse_setting(key: str, value: str) -> tuple[str, object]:
+    if key not in SETTING_KEYS:
+        raise ValueError(", ".join(SETTING_KEYS))
+    column = SETTING_KEYS[key]
+    text = value.strip()
+    if column == "answer_minutes":
+        try:
+            minutes = float(text)
+        except ValueError:
+            raise ValueError("a number of minutes from 0.5 to 1440, e.g. 5") from None
+        if not 0.5 <= minutes <= 1440:
+            raise ValueError("a number of minutes from 0.5 to 1440, e.g. 5")
+        return column, minutes
+    if column in ("reminders", "auto_follow_up"):
+        if text.lower() not in ("on", "off"):
+            raise ValueError("on, off")
+        return column, int(text.lower() == "on")
+    if column == "reveal_mode":
+        if text.lower() not in REVEAL_MODES:
+            raise ValueError(", ".join(REVEAL_MODES))
+        return column, text.lower()
+    if column == "lang":
+        if text not in ("zh", "en"):
+            raise ValueError("zh, en")
+        return column, text
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA zone such as Asia/Shanghai or Europe/Berlin") from None
+    return column, text
+
+
+def _summary(reveal: RoundReveal) -> RoundReveal:
+    from dataclasses import replace
+
+    return replace(reveal, summary=True)
+
+
+__all__ = ["CALLER", "RoundError", "RoundService"]

@@ -1,0 +1,279 @@
+"""One-on-one drills through the router with FakeClock: probes, timeouts, skip, stop, idle, restart, reviews."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App, build_app
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.engine.drills import DrillOptions
+from bot.platforms.base import Command
+from handlers.router import Router
+from question_bank.schema import Bank
+from tests.fakes.messenger import RecordingMessenger
+from tests.helpers import command, messenger, room, text_of, user
+
+
+def asked(app: App) -> list[str]:
+    """Question ids asked so far, in order (probes as their parent id + marker)."""
+    out = []
+    for sent in messenger(app).sent:
+        if sent.reply.kind == "question":
+            qid = sent.reply.tags.get("qid", "?")
+            out.append(qid)
+    return out
+
+
+def current_qid(app: App) -> str:
+    return asked(app)[-1]
+
+
+def answer_for(bank: Bank, qid: str, lang: str = "zh") -> str:
+    """The reference answer of whatever is being asked (a built probe uses its question's)."""
+    question = bank.get(qid.split("~")[0])
+    assert question is not None, qid
+    return question.answer.get(lang)
+
+
+def dm(line: str, who: str = "alice") -> Command:
+    return command(line, who, dm=True)
+
+
+async def say(router: Router, text: str, who: str = "alice") -> str:
+    """Send free text in the person's DM, as an adapter would."""
+    replies = await router.message(replace(dm("", who), text=text, via="message"))
+    return text_of(replies)
+
+
+async def test_full_drill_in_chinese_with_a_probe(app: App, bank: Bank) -> None:
+    """Three questions in zh: a thin first answer draws a probe; strong answers do not; a report ends it."""
+    router = Router(app)
+    await router.handle(dm("drill 3"))
+    first = current_qid(app)
+    await say(router, "这个我不太清楚，大概和训练有关吧。")
+    await say(router, "done")
+    sent = messenger(app).sent
+    assert any(s.reply.kind == "feedback" for s in sent)
+    probe = sent[-1].reply
+    assert probe.kind == "question" and probe.title and "追问" in probe.title
+    await say(router, answer_for(bank, current_qid(app)))
+    await say(router, "好了")
+    while messenger(app).sent[-1].reply.kind == "question":
+        await say(router, answer_for(bank, current_qid(app)))
+        await say(router, "完成")
+    assert len({q.split("~")[0].split(".p")[0] for q in asked(app)}) == 3
+    assert first in asked(app)
+    report = messenger(app).sent[-1].reply
+    assert report.kind == "report" and "成绩单" in (report.title or "")
+    text = report.plain_text()
+    assert "追问 1 次" in text or "追问 2 次" in text
+    assert "复习安排" in text and "按主题" in text
+    drill = await app.store.latest_drill(1, ("finished",))
+    assert drill is not None and drill.state == "finished"
+
+
+async def test_full_drill_in_english(app: App, bank: Bank) -> None:
+    """The same flow in English: the probe and report are in English."""
+    router = Router(app)
+    await router.handle(dm("lang en"))
+    await router.handle(dm("drill 3"))
+    await say(router, "Not sure, something about training.")
+    await say(router, "done")
+    probe = messenger(app).sent[-1].reply
+    assert probe.kind == "question" and "Follow-up" in (probe.title or "")
+    await say(router, "skip")
+    while messenger(app).sent[-1].reply.kind == "question":
+        await say(router, answer_for(bank, current_qid(app), "en"))
+        await say(router, "done")
+    report = messenger(app).sent[-1].reply
+    assert report.kind == "report" and "Drill report" in (report.title or "")
+
+
+async def test_timeout_marks_unanswered_and_moves_on(app: App, clock: FakeClock) -> None:
+    """No answer within the limit: unanswered, and the next question is asked."""
+    router = Router(app)
+    await router.handle(dm("drill 2 --minutes 2"))
+    first = current_qid(app)
+    await clock.advance(timedelta(minutes=2, seconds=1))
+    texts = messenger(app).texts()
+    assert any("未作答" in t for t in texts)
+    assert current_qid(app) != first
+    items = await app.store.drill_items(1)
+    assert items[0].state == "unanswered"
+
+
+async def test_parts_before_timeout_form_the_answer(app: App, clock: FakeClock, bank: Bank) -> None:
+    """Messages sent before the time runs out are graded as the answer even without done."""
+    router = Router(app)
+    await router.handle(dm("drill 1 --minutes 1"))
+    qid = current_qid(app)
+    await say(router, bank.questions[qid].answer.zh)
+    await clock.advance(61)
+    items = await app.store.drill_items(1)
+    assert items[0].state == "answered" and (items[0].score or 0) > 50
+
+
+async def test_paused_drill_resumes_on_a_message(app: App, clock: FakeClock) -> None:
+    """After two unanswered questions any message brings the drill back with the next question."""
+    router = Router(app)
+    await router.handle(dm("drill 3 --minutes 2"))
+    await clock.advance(timedelta(minutes=5))
+    await say(router, "sorry, back now")
+    assert "欢迎回来" in messenger(app).texts()[-2]
+    assert messenger(app).sent[-1].reply.kind == "question"
+    items = await app.store.drill_items(1)
+    assert [i.state for i in items] == ["unanswered", "unanswered", "asked"]
+
+
+async def test_skip_is_recorded(app: App) -> None:
+    """skip moves on and is recorded as skipped."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    await say(router, "skip")
+    items = await app.store.drill_items(1)
+    assert items[0].state == "skipped" and items[1].state == "asked"
+
+
+async def test_stop_gives_a_partial_report(app: App, bank: Bank) -> None:
+    """drill stop ends at once with a report of what was done."""
+    router = Router(app)
+    await router.handle(dm("drill 4"))
+    await say(router, bank.questions[current_qid(app)].answer.zh)
+    await say(router, "done")
+    await router.handle(dm("drill stop"))
+    report = [s for s in messenger(app).sent if s.reply.kind == "report"][-1].reply
+    assert "1/" in report.plain_text() or "1 /" in report.plain_text()
+    assert await app.drills.active(user("alice")) is None
+
+
+async def test_second_drill_is_refused(app: App) -> None:
+    """One drill at a time: starting a second says so."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    replies = await router.handle(dm("drill 2"))
+    assert "进行中" in text_of(replies)
+
+
+async def test_idle_24_hours_ends_with_partial_report(app: App, clock: FakeClock) -> None:
+    """A drill idle for 24 hours ends itself with a partial report."""
+    router = Router(app)
+    await router.handle(dm("drill 3 --minutes 5"))
+    await clock.advance(timedelta(minutes=11))
+    assert any("暂停" in t for t in messenger(app).texts())  # two unanswered: paused, not spamming the DM
+    assert not [i for i in await app.store.drill_items(1) if i.state == "asked"]
+    await clock.advance(timedelta(hours=25))
+    texts = messenger(app).texts()
+    assert any("24 小时" in t for t in texts)
+    assert messenger(app).sent[-1].reply.kind == "report"
+    drill = await app.store.get_drill(1)
+    assert drill is not None and drill.state == "expired"
+
+
+async def test_started_in_channel_moves_to_dm(app: App) -> None:
+    """Started in a channel, the drill says so privately there and asks in the DM."""
+    router = Router(app)
+    replies = await router.handle(command("drill 1", channel="C9"))
+    assert replies and replies[0].ephemeral and "私信" in text_of(replies)
+    assert messenger(app).sent[-1].kind == "dm"
+
+
+async def test_restart_mid_question_resumes_with_its_timer(settings: Settings, clock: FakeClock, bank: Bank) -> None:
+    """Close the engine mid-question, reopen on the same file: the answer is kept and the timer still fires."""
+    first = await build_app(settings, clock=clock, bank=bank)
+    first.delivery.register("test", RecordingMessenger())
+    await first.start()
+    router = Router(first)
+    await router.handle(dm("drill 2 --minutes 3"))
+    await say(router, "部分回答：和方差有关。")
+    await first.close()
+    second = await build_app(settings, clock=clock, bank=bank)
+    rec = RecordingMessenger()
+    second.delivery.register("test", rec)
+    await second.start()
+    await clock.advance(timedelta(minutes=3, seconds=1))
+    items = await second.store.drill_items(1)
+    assert items[0].state == "answered"
+    answers = await second.store.item_answers(items[0].id)
+    assert answers[0].text == "部分回答：和方差有关。"
+    assert any(s.reply.kind in ("feedback", "question") for s in rec.sent)
+    await second.close()
+
+
+async def test_weak_question_comes_back_sooner(app: App, clock: FakeClock, bank: Bank) -> None:
+    """Over simulated weeks a badly answered question is due before a well answered one."""
+    router = Router(app)
+    await router.handle(dm("drill 2 --minutes 5"))
+    weak = current_qid(app)
+    await say(router, "不知道。")
+    await say(router, "done")
+    while messenger(app).sent[-1].reply.kind == "question" and "~" not in current_qid(app) and \
+            current_qid(app) == weak:
+        await say(router, "skip")
+    while messenger(app).sent[-1].reply.kind == "question" and current_qid(app).startswith(weak):
+        await say(router, "skip")
+    strong = current_qid(app)
+    await say(router, bank.questions[strong].answer.zh)
+    await say(router, "done")
+    while messenger(app).sent[-1].reply.kind == "question":
+        await say(router, answer_for(bank, current_qid(app)))
+        await say(router, "done")
+    cards = {qid: due for qid, due, _s, _r in await app.store.cards(1)}
+    assert cards[weak] < cards[strong]
+    await clock.advance(timedelta(days=2))
+    due_now = [qid for qid, _d, _s in await app.store.due_cards(1, clock.now())]
+    assert weak in due_now and strong not in due_now
+    await router.handle(dm("review"))
+    assert current_qid(app) == weak
+
+
+async def test_review_with_nothing_due(app: App) -> None:
+    """review with no cards says there is nothing yet."""
+    replies = await Router(app).handle(dm("review"))
+    assert "还没有复习记录" in text_of(replies)
+
+
+async def test_report_again_with_answers(app: App, bank: Bank) -> None:
+    """report shows the last drill again; --answers adds the reference answers."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    qid = current_qid(app)
+    await say(router, bank.questions[qid].answer.zh)
+    await say(router, "done")
+    while messenger(app).sent[-1].reply.kind == "question":
+        await say(router, "skip")
+    replies = await router.handle(dm("report --answers"))
+    assert bank.questions[qid].answer.zh[:30] in text_of(replies)
+    plain = await router.handle(dm("report"))
+    assert bank.questions[qid].answer.zh[:30] not in text_of(plain)
+
+
+async def test_overlong_and_empty_answers_are_refused(app: App) -> None:
+    """A reply over 4,000 characters is refused naming the limit; nothing is stored."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    text = await say(router, "长" * 4001)
+    assert "4000" in text
+    assert await app.store.item_answers(1) == []
+
+
+@pytest.mark.parametrize("line", ["drill 0", "drill --section 9", "drill --minutes soon", "drill --tag nope"])
+async def test_bad_drill_arguments(app: App, line: str) -> None:
+    """Bad arguments get a short message with the valid forms, and nothing starts."""
+    replies = await Router(app).handle(dm(line))
+    assert replies and replies[0].kind == "error"
+    assert await app.drills.active(user("alice")) is None
+
+
+async def test_self_graded_drill_rates_and_moves_on(app: App) -> None:
+    """A self-graded drill shows the reference and waits for again/hard/good/easy."""
+    options = DrillOptions(count=1, grading="self")
+    await app.delivery.send(await app.drills.start(user("bob"), room("D-bob", dm=True), options))
+    await app.drills.message(user("bob"), "my answer")
+    await app.delivery.send(await app.drills.submit(user("bob")))
+    assert "again" in messenger(app).sent[-1].reply.plain_text()
+    await app.delivery.send(await app.drills.rate(user("bob"), "hard"))
+    assert messenger(app).sent[-1].reply.kind == "report"
