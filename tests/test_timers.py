@@ -117,3 +117,26 @@ async def test_failing_handler_is_retried_then_dropped(db_path: Path, clock: Fak
     assert await store.count_timers() == 0
     await timers.stop()
     await db.close()
+
+
+async def test_handler_replacing_its_timer_keeps_the_new_one(db_path: Path, clock: FakeClock) -> None:
+    """A handler that deletes timers and adds a new one (which may reuse the rowid) keeps the new one."""
+    db = await open_database(db_path)
+    store = Store(db)
+    timers = TimerService(store, clock)
+    fired: list[int] = []
+
+    async def chain(timer: TimerRow) -> None:
+        fired.append(timer.ref_id)
+        if timer.ref_id < 3:
+            async with store.db.transaction() as conn:
+                await store.cancel_timers(conn, "t.a", timer.ref_id)
+                await store.add_timer(conn, "t.a", timer.ref_id + 1, clock.now() + timedelta(seconds=10), clock.now())
+
+    timers.register("t.a", chain)
+    await timers.start()
+    await _add(store, timers, clock, 1, 10)
+    await clock.advance(60)
+    assert fired == [1, 2, 3]
+    await timers.stop()
+    await db.close()

@@ -390,7 +390,8 @@ class RoundService:
                 results = await self._score(conn, current, now)
         if state == "cancelled":
             return [Outgoing(channel(self._where(conv)), Notice("round.cancelled", conv.lang, {"qid": question.id}))]
-        top = await self._board(conv, "week", "channel", limit=5)
+        # In anonymous mode a names-and-points board next to the texts would undo the anonymity.
+        top = [] if conv.reveal_mode == "anonymous" else await self._board(conv, "week", "channel", limit=5)
         names_streak = {line.user_id: line.streak for line in top}
         results = [ResultLine(r.user_id, r.name, r.score, r.points, r.seconds, r.covered, r.missed, r.text,
                               names_streak.get(r.user_id, 0)) for r in results]
@@ -409,9 +410,10 @@ class RoundService:
         if follow and conv.auto_follow_up and state == "revealed":
             asker = await self._store.get_user(current.asked_by) if current.asked_by else None
             try:
+                window = (current.deadline_at - current.opened_at).total_seconds() / 60
                 out.extend(await self.ask(
                     UserRef(asker.platform, asker.platform_user_id, asker.display_name) if asker else None,
-                    self._where(conv), qid=follow, parent_round_id=current.id,
+                    self._where(conv), qid=follow, parent_round_id=current.id, minutes=window,
                 ))
             except RoundError as exc:
                 log.warning("follow-up not opened round=%s reason=%s", current.id, exc.notice.key)

@@ -119,7 +119,7 @@ class TimerService:
             del self.lateness_seconds[:5_000]
         if handler is None:
             log.error("timer dropped: no handler kind=%s ref=%s", timer.kind, timer.ref_id)
-            await self._store.delete_timer(timer.id)
+            await self._store.delete_timer(timer)
             return
         try:
             await handler(timer)
@@ -129,10 +129,10 @@ class TimerService:
             attempts = timer.attempts + 1
             if attempts >= self._max_attempts:
                 log.exception("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts)
-                await self._store.delete_timer(timer.id)
+                await self._store.delete_timer(timer)
             else:
                 log.exception("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts)
-                await self._store.retry_timer(timer.id, now + self._retry_delay * attempts)
+                await self._store.retry_timer(timer, now + self._retry_delay * attempts)
             return
         self.fired += 1
-        await self._store.delete_timer(timer.id)
+        await self._store.delete_timer(timer)

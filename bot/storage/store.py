@@ -296,14 +296,21 @@ class Store:
         )
         return [self._timer(r) for r in rows]
 
-    async def delete_timer(self, timer_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM timers WHERE id = ?", (timer_id,))
-
-    async def retry_timer(self, timer_id: int, due_at: datetime) -> None:
+    async def delete_timer(self, timer: TimerRow) -> None:
+        """Delete a fired timer, matching the whole row: a handler may have replaced it with a new row
+        that SQLite gave the same rowid (ids of deleted rows are reused)."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE timers SET due_at = ?, attempts = attempts + 1 WHERE id = ?", (to_iso(due_at), timer_id)
+                "DELETE FROM timers WHERE id = ? AND kind = ? AND ref_id = ? AND due_at = ?",
+                (timer.id, timer.kind, timer.ref_id, to_iso(timer.due_at)),
+            )
+
+    async def retry_timer(self, timer: TimerRow, due_at: datetime) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE timers SET due_at = ?, attempts = attempts + 1 WHERE id = ? AND kind = ? AND ref_id = ? "
+                "AND due_at = ?",
+                (to_iso(due_at), timer.id, timer.kind, timer.ref_id, to_iso(timer.due_at)),
             )
 
     async def count_timers(self) -> int:
@@ -561,8 +568,7 @@ class Store:
         )
         cycle = int(row[0])
         rows = await self._all(
-            "SELECT question_id FROM rounds WHERE conversation_id = ? AND scope = ? AND cycle = ? "
-            "AND state <> 'cancelled'",
+            "SELECT question_id FROM rounds WHERE conversation_id = ? AND scope = ? AND cycle = ?",
             (conversation_id, scope, cycle),
         )
         return cycle, {r[0] for r in rows}
@@ -662,3 +668,84 @@ def _round(row: Sequence[Any]) -> RoundRow:
         row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), from_iso(row[6]), _dt(row[7]), row[8], row[9],
         row[10], ref,  # type: ignore[arg-type]
     )
+
+
+class PersonData:
+    """Queries for one person's data: export and deletion (people's right to their data)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def export(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every reply, score and review card of one person."""
+        s = self._store
+        answers = await s._all(
+            "SELECT a.id, a.submitted_at, a.text, a.score, a.late, a.practice, r.question_id, di.question_id, "
+            "c.platform, c.channel_id FROM answers a LEFT JOIN rounds r ON r.id = a.round_id "
+            "LEFT JOIN drill_items di ON di.id = a.drill_item_id LEFT JOIN conversations c ON c.id = r.conversation_id "
+            "WHERE a.user_id = ? ORDER BY a.submitted_at, a.id",
+            (user_id,),
+        )
+        results = await s._all(
+            "SELECT rr.round_id, r.question_id, rr.score, rr.points, rr.submitted_at FROM round_results rr "
+            "JOIN rounds r ON r.id = rr.round_id WHERE rr.user_id = ? ORDER BY rr.submitted_at",
+            (user_id,),
+        )
+        drills = await s._all(
+            "SELECT d.id, d.state, d.started_at, d.finished_at, di.question_id, di.state, di.score, di.self_rating "
+            "FROM drills d JOIN drill_items di ON di.drill_id = d.id WHERE d.user_id = ? ORDER BY d.id, di.position",
+            (user_id,),
+        )
+        cards = await s._all(
+            "SELECT question_id, due_at, last_review_at, last_score, reviews FROM review_cards WHERE user_id = ? "
+            "ORDER BY question_id",
+            (user_id,),
+        )
+        return {
+            "answers": [
+                {"id": r[0], "submitted_at": r[1], "text": r[2], "score": r[3], "late": bool(r[4]),
+                 "practice": bool(r[5]), "question_id": r[6] or r[7], "kind": "round" if r[6] else "drill",
+                 "channel": f"{r[8]}:{r[9]}" if r[8] else None}
+                for r in answers
+            ],
+            "round_results": [
+                {"round_id": r[0], "question_id": r[1], "score": r[2], "points": r[3], "submitted_at": r[4]}
+                for r in results
+            ],
+            "drill_items": [
+                {"drill_id": r[0], "drill_state": r[1], "started_at": r[2], "finished_at": r[3], "question_id": r[4],
+                 "state": r[5], "score": r[6], "self_rating": r[7]}
+                for r in drills
+            ],
+            "reviews": [
+                {"question_id": r[0], "due_at": r[1], "last_review_at": r[2], "last_score": r[3], "reviews": r[4]}
+                for r in cards
+            ],
+        }
+
+    async def forget(self, user_id: int) -> dict[str, int]:
+        """Delete a person and everything that is theirs, in one transaction; return counts removed."""
+        s = self._store
+        async with s.db.transaction() as conn:
+            counts: dict[str, int] = {}
+            for table, sql in (
+                ("answers", "SELECT COUNT(*) FROM answers WHERE user_id = ?"),
+                ("round_results", "SELECT COUNT(*) FROM round_results WHERE user_id = ?"),
+                ("drills", "SELECT COUNT(*) FROM drills WHERE user_id = ?"),
+                ("review_cards", "SELECT COUNT(*) FROM review_cards WHERE user_id = ?"),
+            ):
+                async with conn.execute(sql, (user_id,)) as cursor:
+                    row = await cursor.fetchone()
+                    counts[table] = int(row[0]) if row else 0
+            await conn.execute(
+                "DELETE FROM timers WHERE kind = 'drill.idle' AND ref_id IN (SELECT id FROM drills WHERE user_id = ?)",
+                (user_id,),
+            )
+            await conn.execute(
+                "DELETE FROM timers WHERE kind = 'drill.deadline' AND ref_id IN "
+                "(SELECT di.id FROM drill_items di JOIN drills d ON d.id = di.drill_id WHERE d.user_id = ?)",
+                (user_id,),
+            )
+            await conn.execute("UPDATE rounds SET asked_by = NULL WHERE asked_by = ?", (user_id,))
+            await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return counts
