@@ -164,8 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"interview-bot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(settings.log_format, settings.log_level if args.log_level else "WARNING"
-                  if args.command in _QUIET else settings.log_level, secrets=_secrets(settings))
+    setup_logging(
+        settings.log_format,
+        settings.log_level if args.log_level else "WARNING" if args.command in _QUIET else settings.log_level,
+        secrets=_secrets(settings),
+    )
     handler = _HANDLERS.get(args.command) or _BUILTIN[args.command]
     try:
         return handler(args, settings)
@@ -183,8 +186,16 @@ _QUIET = {"drill", "review", "report", "grade", "bank", "db"}
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s for s in (settings.discord_token, settings.slack_bot_token, settings.slack_app_token,
-                        settings.slack_signing_secret) if s]
+    return [
+        s
+        for s in (
+            settings.discord_token,
+            settings.slack_bot_token,
+            settings.slack_app_token,
+            settings.slack_signing_secret,
+        )
+        if s
+    ]
 
 
 def _load_plugins() -> None:
@@ -233,9 +244,15 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
             if action in ("stop", "status"):
                 return await _drill_action(app, action, user, lang)
             console_args = ConsoleDrillArgs(
-                user=user, count=args.count or settings.drill_count, scope=scope, lang=lang,
-                minutes=args.minutes or settings.drill_minutes, self_grade=getattr(args, "self_grade", False),
-                resume=getattr(args, "resume", False), new=getattr(args, "new", False), review=review,
+                user=user,
+                count=args.count or settings.drill_count,
+                scope=scope,
+                lang=lang,
+                minutes=args.minutes or settings.drill_minutes,
+                self_grade=getattr(args, "self_grade", False),
+                resume=getattr(args, "resume", False),
+                new=getattr(args, "new", False),
+                review=review,
             )
             return await run_console_drill(app, console_args)
         finally:

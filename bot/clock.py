@@ -9,6 +9,7 @@ before moving time further, so handlers always observe the exact due time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 from dataclasses import dataclass, field
@@ -134,10 +135,8 @@ class FakeClock:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise SettleTimeout("a task woken by FakeClock did not settle")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.05))
-            except TimeoutError:
-                pass
 
     async def advance(self, delta: timedelta | float) -> None:
         """Move time forward, waking every sleeper that becomes due, in order."""

@@ -69,8 +69,9 @@ class PlainFormatter(logging.Formatter):
         return text.replace("\n", "\n    ")
 
 
-def setup_logging(fmt: str = "plain", level: str = "INFO", secrets: Iterable[str] = (),
-                  stream: TextIO | None = None) -> logging.Handler:
+def setup_logging(
+    fmt: str = "plain", level: str = "INFO", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> logging.Handler:
     """Install one handler on the root logger; return it (tests inspect or remove it)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())

@@ -44,8 +44,11 @@ class Delivery:
                     reply = _private(reply)
                 for_caller.append((item, reply))
                 continue
-            platform = (target.user or target.where or target.thread).platform if (
-                target.user or target.where or target.thread) else None
+            platform = (
+                (target.user or target.where or target.thread).platform
+                if (target.user or target.where or target.thread)
+                else None
+            )
             messenger = self._messengers.get(platform or "")
             if messenger is None:
                 log.error("no messenger for platform=%s target=%s", platform, target.kind)

@@ -25,8 +25,13 @@ def split_words(text: str) -> list[str]:
         return text.split()
 
 
-def parse(args: tuple[str, ...] | list[str], *, options: set[str] = frozenset(),  # type: ignore[assignment]
-          switches: set[str] = frozenset(), max_positional: int = 1) -> Parsed:  # type: ignore[assignment]
+def parse(
+    args: tuple[str, ...] | list[str],
+    *,
+    options: set[str] = frozenset(),  # type: ignore[assignment]
+    switches: set[str] = frozenset(),
+    max_positional: int = 1,
+) -> Parsed:  # type: ignore[assignment]
     """Split `args` into positionals, `--name value` options and `--switch` flags."""
     out = Parsed()
     words = list(args)

@@ -14,7 +14,9 @@ def scope_from(ctx: Context, section: str | None, tag: str | None) -> object:
         return parse_scope(ctx.app.bank, section, tag)
     except ScopeError as exc:
         key = "error.unknown_section" if exc.key == "section" else "error.unknown_tag"
-        raise NoticeError(Notice(key, ctx.lang, {exc.key: exc.value, "valid": ", ".join(exc.valid)}, error=True)) from None
+        raise NoticeError(
+            Notice(key, ctx.lang, {exc.key: exc.value, "valid": ", ".join(exc.valid)}, error=True)
+        ) from None
 
 
 class NoticeError(Exception):
@@ -44,8 +46,9 @@ async def ask(ctx: Context, cmd: Command) -> list[Outgoing]:
 async def answer(ctx: Context, cmd: Command) -> list[Outgoing]:
     _channel_only(ctx, cmd)
     text = cmd.text if cmd.text else " ".join(cmd.args)
-    return await ctx.app.rounds.answer(cmd.user, cmd.where, text, event_id=cmd.event_id,
-                                       visible=cmd.via == "message", thread=cmd.thread)
+    return await ctx.app.rounds.answer(
+        cmd.user, cmd.where, text, event_id=cmd.event_id, visible=cmd.via == "message", thread=cmd.thread
+    )
 
 
 async def hint(ctx: Context, cmd: Command) -> list[Outgoing]:
@@ -110,8 +113,9 @@ async def lang(ctx: Context, cmd: Command) -> list[Outgoing]:
         raise BadArguments("lang zh|en")
     new = cmd.args[0]
     if cmd.where.is_dm:
-        user = await ctx.app.store.ensure_user(cmd.user.platform, cmd.user.user_id, cmd.user.display_name,
-                                               ctx.app.clock.now())
+        user = await ctx.app.store.ensure_user(
+            cmd.user.platform, cmd.user.user_id, cmd.user.display_name, ctx.app.clock.now()
+        )
         await ctx.app.store.set_user_lang(user.id, new)
     else:
         await ctx.app.rounds.set_lang(cmd.where, new)

@@ -35,8 +35,12 @@ def _loc(value: Any) -> dict[str, str]:
 
 
 def _kp(kp: KeyPoint) -> dict[str, Any]:
-    return {"id": kp.id, "weight": kp.weight, "text": _loc(kp.text),
-            "aliases": {"zh": list(kp.aliases_zh), "en": list(kp.aliases_en)}}
+    return {
+        "id": kp.id,
+        "weight": kp.weight,
+        "text": _loc(kp.text),
+        "aliases": {"zh": list(kp.aliases_zh), "en": list(kp.aliases_en)},
+    }
 
 
 def _select(bank: Bank, section: str | None, tag: str | None) -> list[Question]:
@@ -53,16 +57,26 @@ def _select(bank: Bank, section: str | None, tag: str | None) -> list[Question]:
 def show_text(question: Question, lang: str, bank: Bank) -> str:
     """A readable page for one question in zh, en or both."""
     langs = ("zh", "en") if lang == "both" else (lang,)
-    lines = [f"{question.id} · {question.section.title.zh} / {question.section.title.en} · "
-             f"difficulty {question.difficulty} · {', '.join(question.tags)}"]
+    lines = [
+        f"{question.id} · {question.section.title.zh} / {question.section.title.en} · "
+        f"difficulty {question.difficulty} · {', '.join(question.tags)}"
+    ]
     if question.aliases:
         lines.append(f"also: {', '.join(question.aliases)}")
     for code in langs:
         label = {"zh": "中文", "en": "English"}[code]
-        lines += ["", f"== {label} ==", getattr(question.text, code), "",
-                  ("提示：" if code == "zh" else "Hint: ") + getattr(question.hint, code), "",
-                  "参考答案：" if code == "zh" else "Reference answer:", getattr(question.answer, code), "",
-                  "要点：" if code == "zh" else "Key points:"]
+        lines += [
+            "",
+            f"== {label} ==",
+            getattr(question.text, code),
+            "",
+            ("提示：" if code == "zh" else "Hint: ") + getattr(question.hint, code),
+            "",
+            "参考答案：" if code == "zh" else "Reference answer:",
+            getattr(question.answer, code),
+            "",
+            "要点：" if code == "zh" else "Key points:",
+        ]
         for kp in question.key_points:
             lines.append(f"  [{kp.id} ×{kp.weight:g}] {getattr(kp.text, code)}")
     if question.follow_ups:
@@ -86,14 +100,19 @@ def run(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
         for problem in problems:
             out.write(f"{problem}\n")
         count = len(problems)
-        sys.stderr.write(f"{count} problem(s) in {', '.join(str(p) for p in paths)}\n" if count else
-                         f"ok: {len(_bank.questions)} entries, {len(_bank.id_aliases)} aliases\n")
+        sys.stderr.write(
+            f"{count} problem(s) in {', '.join(str(p) for p in paths)}\n"
+            if count
+            else f"ok: {len(_bank.questions)} entries, {len(_bank.id_aliases)} aliases\n"
+        )
         return 1 if problems else 0
     bank = load_bank_for(settings)
     if args.bank_command == "list":
         if args.section and not any(str(q.section.number) == str(args.section) for q in bank.main_questions()):
             valid = ", ".join(sorted({str(q.section.number) for q in bank.main_questions()}))
-            sys.stderr.write(f"interview-bot bank list: error: unknown section {args.section}; valid choices: {valid}\n")
+            sys.stderr.write(
+                f"interview-bot bank list: error: unknown section {args.section}; valid choices: {valid}\n"
+            )
             return 2
         selected = _select(bank, args.section, args.tag)
         if args.json:

@@ -86,10 +86,7 @@ def _schema_problem(file: str, doc: Any, error: jsonschema.ValidationError) -> B
     message = error.message
     if error.validator == "required":
         missing = message.split("'")[1] if "'" in message else message
-        if missing in ("zh", "en"):
-            message = f"missing language '{missing}'"
-        else:
-            message = f"missing field '{missing}'"
+        message = f"missing language '{missing}'" if missing in ("zh", "en") else f"missing field '{missing}'"
     elif error.validator == "minItems" and field and ".aliases." in f".{field}":
         message = "key point without aliases in this language"
     elif error.validator == "oneOf" and field and field.startswith("follow_ups"):
@@ -142,12 +139,21 @@ def _build_question(
             root_id = ".".join(raw["id"].split(".")[:2])
             if not item["id"].startswith(root_id + "."):
                 out.problems.append(
-                    BankProblem(file, item["id"], "id", f"an inline probe's id must start with its question's id '{root_id}.'")
+                    BankProblem(
+                        file, item["id"], "id", f"an inline probe's id must start with its question's id '{root_id}.'"
+                    )
                 )
-            _build_question(file, item, section, raw["id"], out, inherited={
-                "tags": raw.get("tags", inherited.get("tags", [])),
-                "difficulty": raw.get("difficulty", inherited.get("difficulty", 2)),
-            })
+            _build_question(
+                file,
+                item,
+                section,
+                raw["id"],
+                out,
+                inherited={
+                    "tags": raw.get("tags", inherited.get("tags", [])),
+                    "difficulty": raw.get("difficulty", inherited.get("difficulty", 2)),
+                },
+            )
     question = Question(
         id=raw["id"],
         section=section,
@@ -178,7 +184,9 @@ def _collect_file(path: Path, out: _Collected) -> None:
         out.problems.append(BankProblem(file, None, None, f"malformed YAML{where}: {getattr(exc, 'problem', exc)}"))
         return
     if not isinstance(doc, dict):
-        out.problems.append(BankProblem(file, None, None, "a bank file must be a mapping with 'section' and 'questions'"))
+        out.problems.append(
+            BankProblem(file, None, None, "a bank file must be a mapping with 'section' and 'questions'")
+        )
         return
     errors = sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     bad_entries: set[int] = set()
@@ -192,7 +200,9 @@ def _collect_file(path: Path, out: _Collected) -> None:
     raw_section = doc["section"]
     section = Section(int(raw_section["number"]), _localized(raw_section["title"]))
     if section.number in out.sections and out.sections[section.number] != section:
-        out.problems.append(BankProblem(file, None, "section.title", f"section {section.number} has another title elsewhere"))
+        out.problems.append(
+            BankProblem(file, None, "section.title", f"section {section.number} has another title elsewhere")
+        )
     out.sections.setdefault(section.number, section)
     for index, raw in enumerate(doc.get("questions") or []):
         if index in bad_entries:
@@ -215,7 +225,7 @@ def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
         stack.append(node)
         for nxt in graph.get(node, ()):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :] + [nxt]
+                return [*stack[stack.index(nxt):], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -269,7 +279,9 @@ def _cross_check(out: _Collected) -> Bank:
     for target, aliases in alias_of.items():
         if target in questions:
             q = questions[target]
-            questions[target] = Question(**{**{f: getattr(q, f) for f in q.__dataclass_fields__}, "aliases": tuple(sorted(aliases))})
+            questions[target] = Question(
+                **{**{f: getattr(q, f) for f in q.__dataclass_fields__}, "aliases": tuple(sorted(aliases))}
+            )
     return Bank(questions=questions, id_aliases=id_aliases, sections=dict(sorted(out.sections.items())))
 
 

@@ -18,14 +18,32 @@ def room(channel: str = "C1", *, dm: bool = False, workspace: str = "W1") -> Con
     return ConversationRef(PLATFORM, workspace, channel, is_dm=dm)
 
 
-def command(line: str, who: str = "alice", *, channel: str = "C1", dm: bool = False, admin: bool = False,
-            text: str = "", event_id: str | None = None, via: str = "command",
-            thread: MessageRef | None = None) -> Command:
+def command(
+    line: str,
+    who: str = "alice",
+    *,
+    channel: str = "C1",
+    dm: bool = False,
+    admin: bool = False,
+    text: str = "",
+    event_id: str | None = None,
+    via: str = "command",
+    thread: MessageRef | None = None,
+) -> Command:
     """'ask 1.4 --minutes 3' as `who` in `channel` (or in their DM)."""
     name, args = Router.parse_line(line) if line else ("", ())
     where = room(f"D-{who}" if dm else channel, dm=dm)
-    return Command(user(who), where, name, args, text=text, is_admin=admin, event_id=event_id, via=via,  # type: ignore[arg-type]
-                   thread=thread)
+    return Command(
+        user(who),
+        where,
+        name,
+        args,
+        text=text,
+        is_admin=admin,
+        event_id=event_id,
+        via=via,  # type: ignore[arg-type]
+        thread=thread,
+    )
 
 
 def messenger(app: App) -> RecordingMessenger:

@@ -21,8 +21,13 @@ SEED = ROOT / "seeds" / "000_a34aa474d0e68316.txt"
 def cli(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `interview-bot` entry point."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, timeout=120,
-        cwd=cwd or ROOT, check=False,
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd or ROOT,
+        check=False,
     )
 
 
@@ -105,8 +110,18 @@ def test_at_least_25_acyclic_follow_up_links(bank: Bank) -> None:
     assert not any(reaches(q, q, set()) for q in graph)
 
 
-@pytest.mark.parametrize("a,b", [("1.4", "4.20"), ("1.17", "1.19"), ("2.15", "2.19"), ("4.8", "4.9"),
-                                 ("4.4", "4.5"), ("4.5", "4.6"), ("4.4", "4.6")])
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("1.4", "4.20"),
+        ("1.17", "1.19"),
+        ("2.15", "2.19"),
+        ("4.8", "4.9"),
+        ("4.4", "4.5"),
+        ("4.5", "4.6"),
+        ("4.4", "4.6"),
+    ],
+)
 def test_overlapping_questions_are_related(bank: Bank, a: str, b: str) -> None:
     """Overlapping questions point at each other through `related`."""
     assert b in bank.questions[a].related or a in bank.questions[b].related
@@ -123,18 +138,28 @@ def test_section5_aliases_resolve(bank: Bank) -> None:
 # -- broken files -------------------------------------------------------------------------------
 
 GOOD_ENTRY = {
-    "id": "7.1", "source": "s", "text": {"zh": "问", "en": "Q"}, "answer": {"zh": "答", "en": "A"},
+    "id": "7.1",
+    "source": "s",
+    "text": {"zh": "问", "en": "Q"},
+    "answer": {"zh": "答", "en": "A"},
     "key_points": [
-        {"id": f"k{i}", "weight": 1, "text": {"zh": "点", "en": "point"},
-         "aliases": {"zh": ["甲"], "en": ["alpha"]}} for i in range(3)
+        {"id": f"k{i}", "weight": 1, "text": {"zh": "点", "en": "point"}, "aliases": {"zh": ["甲"], "en": ["alpha"]}}
+        for i in range(3)
     ],
-    "hint": {"zh": "提示", "en": "hint"}, "tags": ["attention"], "difficulty": 1,
+    "hint": {"zh": "提示", "en": "hint"},
+    "tags": ["attention"],
+    "difficulty": 1,
 }
 
 
 def _write(path: Path, questions: list[dict[str, object]], number: int = 7) -> Path:
-    path.write_text(yaml.safe_dump({"section": {"number": number, "title": {"zh": "测试", "en": "Test"}},
-                                    "questions": questions}, allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {"section": {"number": number, "title": {"zh": "测试", "en": "Test"}}, "questions": questions},
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -153,13 +178,18 @@ def test_each_kind_of_error_has_its_message(tmp_path: Path) -> None:
     no_alias["key_points"][0]["aliases"]["en"] = []  # type: ignore[index]
     missing = _entry(id="7.5")
     del missing["answer"]
-    _write(tmp_path / "b.yaml", [
-        _entry(id="7.1", follow_ups=["7.2"]),
-        _entry(id="7.1"),
-        _entry(id="7.2", follow_ups=["7.1"], related=["8.8"]),
-        no_lang, no_alias, missing,
-        _entry(id="7.6", follow_ups=["9.9"]),
-    ])
+    _write(
+        tmp_path / "b.yaml",
+        [
+            _entry(id="7.1", follow_ups=["7.2"]),
+            _entry(id="7.1"),
+            _entry(id="7.2", follow_ups=["7.1"], related=["8.8"]),
+            no_lang,
+            no_alias,
+            missing,
+            _entry(id="7.6", follow_ups=["9.9"]),
+        ],
+    )
     _bank, problems = load_bank([tmp_path])
     text = "\n".join(map(str, problems))
     assert "a_malformed.yaml: malformed YAML at line" in text
@@ -207,8 +237,19 @@ def test_bank_list_json_holds_every_seed_item() -> None:
         assert {i.qid for i in section.items} <= ids
     by_id = {e["id"]: e for e in entries}
     assert by_id["4.6"]["aliases"] == ["5.1"]
-    assert set(by_id["1.4"]) >= {"id", "section", "source", "text", "answer", "key_points", "hint", "follow_ups",
-                                 "related", "tags", "difficulty"}
+    assert set(by_id["1.4"]) >= {
+        "id",
+        "section",
+        "source",
+        "text",
+        "answer",
+        "key_points",
+        "hint",
+        "follow_ups",
+        "related",
+        "tags",
+        "difficulty",
+    }
 
 
 def test_bank_show_and_unknown_id() -> None:

@@ -19,7 +19,7 @@ def test_system_clock_is_aware_utc() -> None:
 def test_fake_clock_refuses_naive_start() -> None:
     """A naive start time is a bug in the test."""
     with pytest.raises(ValueError, match="aware"):
-        FakeClock(datetime(2026, 1, 1))  # noqa: DTZ001
+        FakeClock(datetime(2026, 1, 1))
 
 
 def test_iso_round_trip_sorts() -> None:

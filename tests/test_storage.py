@@ -30,7 +30,8 @@ async def test_rerun_is_idempotent(db_path: Path) -> None:
     """Opening again applies nothing and keeps the data."""
     db = await open_database(db_path)
     await db.conn.execute(
-        "INSERT INTO users (platform, platform_user_id, created_at) VALUES ('t', 'u1', '2026-01-01T00:00:00.000000+00:00')"
+        "INSERT INTO users (platform, platform_user_id, created_at) "
+        "VALUES ('t', 'u1', '2026-01-01T00:00:00.000000+00:00')"
     )
     await db.close()
     db = await open_database(db_path)

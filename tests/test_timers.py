@@ -40,7 +40,9 @@ async def test_fire_in_deadline_order_at_their_time(db_path: Path, clock: FakeCl
         await _add(store, timers, clock, ref, seconds)
     await clock.advance(timedelta(minutes=1))
     assert [(r, t) for _k, r, t in fired] == [
-        (2, START + timedelta(seconds=10)), (3, START + timedelta(seconds=20)), (1, START + timedelta(seconds=30))
+        (2, START + timedelta(seconds=10)),
+        (3, START + timedelta(seconds=20)),
+        (1, START + timedelta(seconds=30)),
     ]
     assert await store.count_timers() == 0
     await timers.stop()
@@ -70,9 +72,7 @@ async def test_sooner_deadline_added_while_sleeping(db_path: Path, clock: FakeCl
     await clock.advance(60)  # the dispatcher is asleep until the hour
     await _add(store, timers, clock, 2, 60)
     await clock.advance(timedelta(hours=2))
-    assert [(r, t) for _k, r, t in fired] == [
-        (2, START + timedelta(seconds=120)), (1, START + timedelta(hours=1))
-    ]
+    assert [(r, t) for _k, r, t in fired] == [(2, START + timedelta(seconds=120)), (1, START + timedelta(hours=1))]
     await timers.stop()
     await store.db.close()
 

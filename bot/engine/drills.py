@@ -127,8 +127,17 @@ class DrillService:
     KIND_IDLE = "drill.idle"
 
     def __init__(
-        self, *, store: Store, bank: Bank, grader: Grader, clock: Clock, timers: TimerService,
-        reviews: ReviewScheduler, notify: Notify, idle: timedelta = timedelta(hours=24), max_probes: int = 2,
+        self,
+        *,
+        store: Store,
+        bank: Bank,
+        grader: Grader,
+        clock: Clock,
+        timers: TimerService,
+        reviews: ReviewScheduler,
+        notify: Notify,
+        idle: timedelta = timedelta(hours=24),
+        max_probes: int = 2,
     ) -> None:
         self._store = store
         self._bank = bank
@@ -178,7 +187,12 @@ class DrillService:
                 en=_fmt("drill.built_probe_topic", "en", topic=_topic(kp, "en")),
             )
         return replace(
-            question, id=f"{question.id}~{kp.id}", text=text, key_points=(kp,), follow_ups=(), parent=question.id,
+            question,
+            id=f"{question.id}~{kp.id}",
+            text=text,
+            key_points=(kp,),
+            follow_ups=(),
+            parent=question.id,
             hint=Localized(zh=kp.text.zh, en=kp.text.en),
         )
 
@@ -223,23 +237,39 @@ class DrillService:
             conversation_id = None
             if not where.is_dm:
                 conv = await self._store.ensure_conversation(
-                    where.platform, where.workspace_id, where.channel_id, is_dm=False, lang=options.lang,
-                    answer_minutes=options.minutes, now=now,
+                    where.platform,
+                    where.workspace_id,
+                    where.channel_id,
+                    is_dm=False,
+                    lang=options.lang,
+                    answer_minutes=options.minutes,
+                    now=now,
                 )
                 conversation_id = conv.id
             async with self._store.db.transaction() as conn:
                 drill_id = await self._store.create_drill(
-                    conn, user_id=row.id, conversation_id=conversation_id, lang=options.lang,
-                    minutes=options.minutes, scope={**options.scope.as_dict(), "review": options.review_only},
-                    grading=options.grading, on_timeout=options.on_timeout, question_ids=question_ids, now=now,
+                    conn,
+                    user_id=row.id,
+                    conversation_id=conversation_id,
+                    lang=options.lang,
+                    minutes=options.minutes,
+                    scope={**options.scope.as_dict(), "review": options.review_only},
+                    grading=options.grading,
+                    on_timeout=options.on_timeout,
+                    question_ids=question_ids,
+                    now=now,
                 )
                 await self._store.add_timer(conn, self.KIND_IDLE, drill_id, now + self._idle, now)
             drill = await self._store.get_drill(drill_id)
             assert drill is not None
             out: list[Outgoing] = []
             if not where.is_dm:
-                out.append(Outgoing(Target("caller", private=True),
-                                    Notice("drill.started_in_channel", options.lang, {"name": user.display_name or user.user_id})))
+                out.append(
+                    Outgoing(
+                        Target("caller", private=True),
+                        Notice("drill.started_in_channel", options.lang, {"name": user.display_name or user.user_id}),
+                    )
+                )
             out.extend(await self._ask_next(drill, self._user_ref(row)))
         self._timers.poke()
         return out
@@ -263,7 +293,9 @@ class DrillService:
             return await self._finish(drill, "finished", "finished")
         return await self._ask(drill, item, user)
 
-    async def _ask(self, drill: DrillRow, item: DrillItemRow, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
+    async def _ask(
+        self, drill: DrillRow, item: DrillItemRow, user: UserRef, *, minutes: float | None = None
+    ) -> list[Outgoing]:
         now = self._clock.now()
         minutes = minutes or drill.minutes
         deadline = now + timedelta(minutes=minutes)
@@ -276,10 +308,22 @@ class DrillService:
         root_id = item.parent_item_id or item.id
         index = next((n for n, r in enumerate(roots, start=1) if r.id == root_id), 1)
         question, _ = self._question_for(item)
-        return [Outgoing(self._home(drill, user), DrillQuestion(
-            drill.id, item.id, question, index, len(roots), deadline, minutes, drill.lang,
-            probe_text=question.text.get(drill.lang) if item.parent_item_id is not None else None,
-        ))]
+        return [
+            Outgoing(
+                self._home(drill, user),
+                DrillQuestion(
+                    drill.id,
+                    item.id,
+                    question,
+                    index,
+                    len(roots),
+                    deadline,
+                    minutes,
+                    drill.lang,
+                    probe_text=question.text.get(drill.lang) if item.parent_item_id is not None else None,
+                ),
+            )
+        ]
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -297,19 +341,28 @@ class DrillService:
             if drill is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
             if len(text) > MAX_REPLY_CHARS:
-                raise DrillError(Notice("error.too_long", drill.lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True))
+                raise DrillError(
+                    Notice("error.too_long", drill.lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True)
+                )
             if not text.strip():
                 raise DrillError(Notice("error.empty_reply", drill.lang, error=True))
             item = await self._store.current_item(drill.id)
             if item is None:  # paused after unanswered questions: any message brings it back
                 async with self._store.db.transaction() as conn:
                     await self._store.touch_drill(conn, drill.id, self._clock.now())
-                return [Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
-                        *await self._ask_next(drill, self._user_ref(row))]
+                return [
+                    Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
+                    *await self._ask_next(drill, self._user_ref(row)),
+                ]
             now = self._clock.now()
             async with self._store.db.transaction() as conn:
                 await self._store.add_answer(
-                    conn, user_id=row.id, text=text, now=now, drill_item_id=item.id, event_id=event_id,
+                    conn,
+                    user_id=row.id,
+                    text=text,
+                    now=now,
+                    drill_item_id=item.id,
+                    event_id=event_id,
                     late=bool(item.deadline_at and now > item.deadline_at),
                 )
                 await self._store.touch_drill(conn, drill.id, now)
@@ -339,15 +392,26 @@ class DrillService:
             grade = self._grader.grade(question, text)
         async with self._store.db.transaction() as conn:
             closed = await self._store.close_item(
-                conn, item.id, state="answered", now=now, late=late, score=grade.score if grade else None,
+                conn,
+                item.id,
+                state="answered",
+                now=now,
+                late=late,
+                score=grade.score if grade else None,
                 grade=grade.to_json() if grade else None,
             )
             if not closed:
                 return []
             await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
             await self._store.touch_drill(conn, drill.id, now)
-        out: list[Outgoing] = [Outgoing(self._home(drill, user), DrillFeedback(
-            drill.id, item.id, question, grade, late, drill.lang, needs_rating=drill.grading == "self"))]
+        out: list[Outgoing] = [
+            Outgoing(
+                self._home(drill, user),
+                DrillFeedback(
+                    drill.id, item.id, question, grade, late, drill.lang, needs_rating=drill.grading == "self"
+                ),
+            )
+        ]
         if drill.grading == "self":
             return out  # wait for the rating before moving on
         out.extend(await self._after_item(drill, item, user))
@@ -390,14 +454,22 @@ class DrillService:
                     return []
                 await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
                 await self._store.touch_drill(conn, drill.id, now)
-            out = [Outgoing(self._home(drill, self._user_ref(row)),
-                            Notice("drill.skipped", drill.lang, {"qid": item.question_id}))]
+            out = [
+                Outgoing(
+                    self._home(drill, self._user_ref(row)),
+                    Notice("drill.skipped", drill.lang, {"qid": item.question_id}),
+                )
+            ]
             out.extend(await self._after_item(drill, item, self._user_ref(row)))
             return out
 
     async def _after_item(self, drill: DrillRow, item: DrillItemRow, user: UserRef) -> list[Outgoing]:
         """Probe a missed key point, or record the question's review and ask the next one."""
-        root = await self._store.get_item(item.parent_item_id) if item.parent_item_id else await self._store.get_item(item.id)
+        root = (
+            await self._store.get_item(item.parent_item_id)
+            if item.parent_item_id
+            else await self._store.get_item(item.id)
+        )
         assert root is not None
         probes = [i for i in await self._store.drill_items(drill.id) if i.parent_item_id == root.id]
         if root.state == "answered" and drill.grading == "auto" and len(probes) < self._max_probes:
@@ -425,9 +497,7 @@ class DrillService:
         async with self._store.db.transaction() as conn:
             await self._reviews.record(conn, drill.user_id, root.question_id, rating_for_score(0), self._clock.now(), 0)
 
-    async def _plan_probe(
-        self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow]
-    ) -> DrillItemRow | None:
+    async def _plan_probe(self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow]) -> DrillItemRow | None:
         question = self._bank.get(root.question_id)
         if question is None or root.grade is None:
             return None
@@ -439,7 +509,9 @@ class DrillService:
         probe_qid: str = question.id
         key_point: str | None = missing[0].id
         if not probes:
-            inline = [f for f in question.follow_ups if (q := self._bank.get(f)) is not None and q.parent == question.id]
+            inline = [
+                f for f in question.follow_ups if (q := self._bank.get(f)) is not None and q.parent == question.id
+            ]
             if inline:
                 probe_qid, key_point = inline[0], None
         async with self._store.db.transaction() as conn:
@@ -500,7 +572,11 @@ class DrillService:
                 async with self._store.db.transaction() as conn:
                     if not await self._store.close_item(conn, item.id, state="unanswered", now=now):
                         return
-                out = [Outgoing(self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id}))]
+                out = [
+                    Outgoing(
+                        self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id})
+                    )
+                ]
                 if await self._absent(drill.id):
                     await self._record_review(drill, item)
                     out.append(Outgoing(self._home(drill, user), Notice("drill.paused", drill.lang)))
@@ -599,21 +675,48 @@ class DrillService:
             grade = root.grade or {}
             covered = tuple(grade.get("covered", [])) + tuple(grade.get("partial", []))
             missed = tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", []))
-            lines.append(ReportLine(question.id, question, root.state, final, seconds, root.late, len(own_probes),
-                                    covered, missed, root.self_rating))
+            lines.append(
+                ReportLine(
+                    question.id,
+                    question,
+                    root.state,
+                    final,
+                    seconds,
+                    root.late,
+                    len(own_probes),
+                    covered,
+                    missed,
+                    root.self_rating,
+                )
+            )
             if final is not None:
                 for tag in question.tags:
                     tag_scores.setdefault(tag, []).append(final)
         scored = [line.score for line in lines if line.score is not None]
         overall = round(sum(scored) / len(scored)) if scored else 0
-        by_tag = tuple(sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0])))
+        by_tag = tuple(
+            sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0]))
+        )
         strongest = tuple(t for t, s in by_tag[:2]) if len(by_tag) > 1 else ()
         weakest = tuple(t for t, s in sorted(by_tag, key=lambda x: (x[1], x[0]))[:2]) if len(by_tag) > 1 else ()
         cards = {qid: due for qid, due, _s, _r in await self._store.cards(drill.user_id)}
-        reviews = tuple(sorted(((line.qid, cards[line.qid]) for line in lines if line.qid in cards), key=lambda x: x[1]))
+        reviews = tuple(
+            sorted(((line.qid, cards[line.qid]) for line in lines if line.qid in cards), key=lambda x: x[1])
+        )
         answered = sum(1 for line in lines if line.state == "answered")
-        return DrillReport(drill.id, drill.lang, reason, tuple(lines), overall, answered, by_tag, strongest, weakest,
-                           reviews, with_answers)
+        return DrillReport(
+            drill.id,
+            drill.lang,
+            reason,
+            tuple(lines),
+            overall,
+            answered,
+            by_tag,
+            strongest,
+            weakest,
+            reviews,
+            with_answers,
+        )
 
     async def resume(self, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
         """Re-ask the current item of an unfinished drill with a fresh time limit (terminal --resume)."""
@@ -641,6 +744,15 @@ def _topic(kp: KeyPoint, lang: str) -> str:
 
 
 __all__ = [
-    "CALLER", "DONE_WORDS", "DrillError", "DrillFeedback", "DrillOptions", "DrillQuestion", "DrillReport",
-    "DrillService", "DrillStatus", "ReportLine", "channel",
+    "CALLER",
+    "DONE_WORDS",
+    "DrillError",
+    "DrillFeedback",
+    "DrillOptions",
+    "DrillQuestion",
+    "DrillReport",
+    "DrillService",
+    "DrillStatus",
+    "ReportLine",
+    "channel",
 ]

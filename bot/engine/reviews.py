@@ -38,7 +38,12 @@ class ReviewScheduler:
         self._scheduler = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
 
     async def record(
-        self, conn: aiosqlite.Connection, user_id: int, question_id: str, rating: Rating, now: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        user_id: int,
+        question_id: str,
+        rating: Rating,
+        now: datetime,
         score: int | None,
     ) -> datetime:
         """Apply one review inside the caller's transaction; return the next due time."""
@@ -46,7 +51,12 @@ class ReviewScheduler:
         card = Card.from_json(existing[0]) if existing else Card(card_id=abs(hash((user_id, question_id))) % 10**12)
         card, _log = self._scheduler.review_card(card, rating, review_datetime=now)
         await self._store.save_card(
-            conn, user_id=user_id, question_id=question_id, card_json=card.to_json(), due_at=card.due,
-            reviewed_at=now, score=score,
+            conn,
+            user_id=user_id,
+            question_id=question_id,
+            card_json=card.to_json(),
+            due_at=card.due,
+            reviewed_at=now,
+            score=score,
         )
         return card.due

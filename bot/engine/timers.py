@@ -9,6 +9,7 @@ at start-up, and the handler's own state check turns the repeat into a no-op.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -26,7 +27,12 @@ class TimerService:
     """Fires due timers through the handler registered for their kind."""
 
     def __init__(
-        self, store: Store, clock: Clock, *, retry_delay: timedelta = timedelta(seconds=30), max_attempts: int = 5,
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        retry_delay: timedelta = timedelta(seconds=30),
+        max_attempts: int = 5,
         concurrency: int = 64,
     ) -> None:
         self._store = store
@@ -67,10 +73,8 @@ class TimerService:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:

@@ -99,7 +99,17 @@ class Button:
 
 
 ReplyKind = Literal[
-    "info", "error", "question", "reminder", "reveal", "leaderboard", "stats", "help", "drill", "feedback", "report",
+    "info",
+    "error",
+    "question",
+    "reminder",
+    "reveal",
+    "leaderboard",
+    "stats",
+    "help",
+    "drill",
+    "feedback",
+    "report",
     "settings",
 ]
 

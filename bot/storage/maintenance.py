@@ -18,11 +18,14 @@ async def run(action: str, db_path: Path, target: Path | None, out: TextIO) -> i
             version = await db.schema_version()
         finally:
             await db.close()
-        out.write(f"schema version {version}" + (f" (applied {', '.join(map(str, applied))})" if applied else
-                                                  " (up to date)") + "\n")
+        out.write(
+            f"schema version {version}"
+            + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)")
+            + "\n"
+        )
         return 0
     if action == "check":
-        if not db_path.exists():
+        if not await asyncio.to_thread(db_path.exists):
             raise StorageError(f"no database at {db_path}")
         db = await open_database(db_path, migrate=False)
         try:
@@ -45,12 +48,11 @@ async def run(action: str, db_path: Path, target: Path | None, out: TextIO) -> i
 
 async def backup(source: Path, target: Path) -> None:
     """SQLite's online backup API: a consistent copy even while the bot writes."""
-    if not source.exists():
-        raise StorageError(f"no database at {source}")
-    if target.exists():
-        raise StorageError(f"{target} exists; choose a new file name")
-
     def copy() -> None:
+        if not source.exists():
+            raise StorageError(f"no database at {source}")
+        if target.exists():
+            raise StorageError(f"{target} exists; choose a new file name")
         target.parent.mkdir(parents=True, exist_ok=True)
         src = sqlite3.connect(source)
         dst = sqlite3.connect(target)

@@ -130,8 +130,12 @@ class ConsoleDrill:
             self.write(t("console.no_resume", lang))
             return False
         options = DrillOptions(
-            count=self.args.count, scope=self.args.scope, minutes=self.args.minutes, lang=lang,
-            grading="self" if self.args.self_grade else "auto", on_timeout="accept_late",
+            count=self.args.count,
+            scope=self.args.scope,
+            minutes=self.args.minutes,
+            lang=lang,
+            grading="self" if self.args.self_grade else "auto",
+            on_timeout="accept_late",
             review_only=self.args.review,
         )
         self.write(t("console.welcome", lang, count=self.args.count, minutes=f"{self.args.minutes:g}"))
@@ -219,8 +223,9 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-async def run_console_drill(app: App, args: ConsoleDrillArgs, stdin: TextIO | None = None,
-                            out: TextIO | None = None) -> int:
+async def run_console_drill(
+    app: App, args: ConsoleDrillArgs, stdin: TextIO | None = None, out: TextIO | None = None
+) -> int:
     """Run a terminal drill to its end or to end of input; every answer is committed as it arrives."""
     out = out or sys.stdout
     app.delivery.register(PLATFORM, ConsoleMessenger(out))
