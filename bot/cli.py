@@ -49,6 +49,8 @@ def _default_user() -> str:
 
 
 def build_parser() -> OneLineParser:
+    """The whole command line, subcommands from platform and deployment modules included."""
+    _load_plugins()
     parser = OneLineParser(
         prog="interview-bot",
         description="Mock Transformer interviews in the terminal, Slack and Discord.",
@@ -202,7 +204,7 @@ def _load_plugins() -> None:
     """Import modules that register subcommands (kept lazy so the terminal drill starts fast)."""
     import importlib
 
-    for module in ("bot.platforms.slack.cli", "bot.platforms.discord.cli", "bot.runner"):
+    for module in ("bot.platforms.slack.cli", "bot.platforms.discord.cli", "bot.runner", "bot.people"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -286,44 +286,41 @@ class DrillService:
         rest = shuffled(sorted((in_scope & seen) - set(due)), seed + ":seen")
         return (due + fresh + rest)[: options.count]
 
-    async def _ask_next(self, drill: DrillRow, user: UserRef) -> list[Outgoing]:
+    async def _ask_next(
+        self, drill: DrillRow, user: UserRef, items: list[DrillItemRow] | None = None
+    ) -> list[Outgoing]:
         """Ask the next pending item, or finish the drill with its report."""
-        item = await self._store.next_pending_item(drill.id)
+        items = items if items is not None else await self._store.drill_items(drill.id)
+        item = next((i for i in items if i.state == "pending"), None)
         if item is None:
             return await self._finish(drill, "finished", "finished")
-        return await self._ask(drill, item, user)
+        return await self._ask(drill, item, user, items=items)
 
     async def _ask(
-        self, drill: DrillRow, item: DrillItemRow, user: UserRef, *, minutes: float | None = None
+        self, drill: DrillRow, item: DrillItemRow, user: UserRef, *, minutes: float | None = None,
+        items: list[DrillItemRow] | None = None, rearm: bool = False,
     ) -> list[Outgoing]:
         now = self._clock.now()
         minutes = minutes or drill.minutes
         deadline = now + timedelta(minutes=minutes)
-        async with self._store.db.transaction() as conn:
-            await self._store.mark_item_asked(conn, item.id, now, deadline)
-            await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
-            await self._store.add_timer(conn, self.KIND_DEADLINE, item.id, deadline, now)
+        # Two single-statement writes: a crash between them leaves an asked item without a timer,
+        # which `resume` and the idle timer both handle; the handlers re-check state anyway.
+        await self._store.autocommit(self._store.mark_item_asked, item.id, now, deadline)
+        if rearm:
+            await self._store.autocommit(self._store.cancel_timers, self.KIND_DEADLINE, item.id)
+        await self._store.autocommit(self._store.add_timer, self.KIND_DEADLINE, item.id, deadline, now)
         self._timers.poke()
-        roots, _ = await self._root_items(drill.id)
+        items = items if items is not None else await self._store.drill_items(drill.id)
+        roots = [i for i in items if i.parent_item_id is None]
+        if item.parent_item_id is not None and all(i.id != item.id for i in items):
+            items = [*items, item]
         root_id = item.parent_item_id or item.id
         index = next((n for n, r in enumerate(roots, start=1) if r.id == root_id), 1)
         question, _ = self._question_for(item)
-        return [
-            Outgoing(
-                self._home(drill, user),
-                DrillQuestion(
-                    drill.id,
-                    item.id,
-                    question,
-                    index,
-                    len(roots),
-                    deadline,
-                    minutes,
-                    drill.lang,
-                    probe_text=question.text.get(drill.lang) if item.parent_item_id is not None else None,
-                ),
-            )
-        ]
+        probe_text = question.text.get(drill.lang) if item.parent_item_id is not None else None
+        event = DrillQuestion(drill.id, item.id, question, index, len(roots), deadline, minutes, drill.lang,
+                              probe_text=probe_text)
+        return [Outgoing(self._home(drill, user), event)]
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -337,45 +334,36 @@ class DrillService:
             return await self.submit(user)
         row = await self._user(user)
         async with self._lock(row.id):
-            drill = await self._store.active_drill(row.id)
-            if drill is None:
+            found = await self._store.active_drill_with_item(row.id)
+            if found is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
+            drill, item = found
             if len(text) > MAX_REPLY_CHARS:
-                raise DrillError(
-                    Notice("error.too_long", drill.lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True)
-                )
+                limits = {"length": len(text), "limit": MAX_REPLY_CHARS}
+                raise DrillError(Notice("error.too_long", drill.lang, limits, True))
             if not text.strip():
                 raise DrillError(Notice("error.empty_reply", drill.lang, error=True))
-            item = await self._store.current_item(drill.id)
             if item is None:  # paused after unanswered questions: any message brings it back
-                async with self._store.db.transaction() as conn:
-                    await self._store.touch_drill(conn, drill.id, self._clock.now())
+                await self._store.autocommit(self._store.touch_drill, drill.id, self._clock.now())
                 return [
                     Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
                     *await self._ask_next(drill, self._user_ref(row)),
                 ]
             now = self._clock.now()
-            async with self._store.db.transaction() as conn:
-                await self._store.add_answer(
-                    conn,
-                    user_id=row.id,
-                    text=text,
-                    now=now,
-                    drill_item_id=item.id,
-                    event_id=event_id,
-                    late=bool(item.deadline_at and now > item.deadline_at),
-                )
-                await self._store.touch_drill(conn, drill.id, now)
+            late = bool(item.deadline_at and now > item.deadline_at)
+            await self._store.add_answer_now(
+                user_id=row.id, text=text, now=now, drill_item_id=item.id, event_id=event_id, late=late
+            )
         return []
 
     async def submit(self, user: UserRef) -> list[Outgoing]:
         """Grade what the person wrote for the current item and move on."""
         row = await self._user(user)
         async with self._lock(row.id):
-            drill = await self._store.active_drill(row.id)
-            if drill is None:
+            found = await self._store.active_drill_with_item(row.id)
+            if found is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
-            item = await self._store.current_item(drill.id)
+            drill, item = found
             if item is None:
                 return []
             parts = await self._store.item_answers(item.id)
@@ -390,20 +378,17 @@ class DrillService:
         grade: Grade | None = None
         if drill.grading == "auto":
             grade = self._grader.grade(question, text)
-        async with self._store.db.transaction() as conn:
-            closed = await self._store.close_item(
-                conn,
-                item.id,
-                state="answered",
-                now=now,
-                late=late,
-                score=grade.score if grade else None,
-                grade=grade.to_json() if grade else None,
-            )
-            if not closed:
-                return []
-            await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
-            await self._store.touch_drill(conn, drill.id, now)
+        grade_json = grade.to_json() if grade else None
+        closed = await self._store.autocommit(
+            self._store.close_item, item.id, state="answered", now=now, late=late,
+            score=grade.score if grade else None, grade=grade_json,
+        )
+        if not closed:
+            return []
+        # A deadline left behind by a crash here finds the item closed and does nothing.
+        await self._store.autocommit(self._store.cancel_timers, self.KIND_DEADLINE, item.id)
+        item = replace(item, state="answered", answered_at=now, late=late, score=grade.score if grade else None,
+                       grade=grade_json)
         out: list[Outgoing] = [
             Outgoing(
                 self._home(drill, user),
@@ -465,24 +450,21 @@ class DrillService:
 
     async def _after_item(self, drill: DrillRow, item: DrillItemRow, user: UserRef) -> list[Outgoing]:
         """Probe a missed key point, or record the question's review and ask the next one."""
-        root = (
-            await self._store.get_item(item.parent_item_id)
-            if item.parent_item_id
-            else await self._store.get_item(item.id)
-        )
-        assert root is not None
-        probes = [i for i in await self._store.drill_items(drill.id) if i.parent_item_id == root.id]
+        items = [item if i.id == item.id else i for i in await self._store.drill_items(drill.id)]
+        root_id = item.parent_item_id or item.id
+        root = next(i for i in items if i.id == root_id)
+        probes = [i for i in items if i.parent_item_id == root.id]
         if root.state == "answered" and drill.grading == "auto" and len(probes) < self._max_probes:
             probe = await self._plan_probe(drill, root, probes)
             if probe is not None:
-                return await self._ask(drill, probe, user)
+                return await self._ask(drill, probe, user, items=[*items, probe])
         if drill.grading == "auto" or root.state != "answered":
             final = self._final_score(root, probes)
-            async with self._store.db.transaction() as conn:
-                await self._reviews.record(
-                    conn, drill.user_id, root.question_id, rating_for_score(final), self._clock.now(), final
-                )
-        return await self._ask_next(drill, user)
+            await self._store.autocommit(
+                self._reviews.record, drill.user_id, root.question_id, rating_for_score(final), self._clock.now(),
+                final,
+            )
+        return await self._ask_next(drill, user, items)
 
     async def _absent(self, drill_id: int) -> bool:
         """Two questions in a row went unanswered: the person is away, so stop posting until they return."""
@@ -589,6 +571,8 @@ class DrillService:
         if drill is None or drill.state != "active":
             return
         now = self._clock.now()
+        latest = max(drill.last_activity_at, await self._store.last_activity(drill.id) or drill.last_activity_at)
+        drill = replace(drill, last_activity_at=latest)
         if drill.last_activity_at + self._idle > now:
             async with self._store.db.transaction() as conn:
                 await self._store.add_timer(conn, self.KIND_IDLE, drill.id, drill.last_activity_at + self._idle, now)
@@ -728,7 +712,7 @@ class DrillService:
             current = await self._store.current_item(drill.id)
             if current is None:
                 return await self._ask_next(drill, self._user_ref(row))
-            return await self._ask(drill, current, self._user_ref(row), minutes=minutes)
+            return await self._ask(drill, current, self._user_ref(row), minutes=minutes, rearm=True)
 
 
 def _fmt(key: str, lang: str, **params: str) -> str:

@@ -159,3 +159,16 @@ class Messenger(Protocol):
     async def dm(self, user: UserRef, reply: Reply) -> MessageRef: ...
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None: ...
+
+
+class PlatformRunner(Protocol):
+    """A connected platform inside `interview-bot run`: started, watched by /healthz, stopped on SIGTERM."""
+
+    name: str
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

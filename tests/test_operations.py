@@ -1,0 +1,208 @@
+"""Running it for a team: deployment files, `run`, health and metrics, logs, database care, people's data."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from bot.app import App
+from bot.cli import build_parser
+from bot.config import ENV_VARS, Settings
+from bot.logs import setup_logging
+from bot.storage.maintenance import backup
+from handlers.router import Router
+from tests.helpers import command, text_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
+
+
+def _subcommands() -> set[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return set(action.choices)  # type: ignore[arg-type]
+
+
+def test_compose_and_dockerfile_match_the_settings() -> None:
+    """The compose command is a real subcommand; every variable passed is read by the settings; the DB is on the volume."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    bot = compose["services"]["bot"]
+    assert bot["command"][0] in _subcommands() and bot["command"][0] == "run"
+    assert bot["restart"] in ("unless-stopped", "always")
+    passed = set(bot["environment"])
+    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+               if line and not line.startswith("#")}
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    docker_env = set(re.findall(r"\b(INTERVIEW_BOT_[A-Z_]+|DISCORD_[A-Z_]+|SLACK_[A-Z_]+)=", dockerfile))
+    for var in passed | example | docker_env:
+        assert var in ENV_VARS, f"{var} is passed but no setting reads it"
+    assert set(ENV_VARS) <= example, "every variable the settings read is documented in .env.example"
+    volume_target = next(v.split(":")[1] for v in bot["volumes"] if v.startswith("bot-data:"))
+    db = Path(bot["environment"]["INTERVIEW_BOT_DB"])
+    assert db.parent == Path(volume_target) and "bot-data" in compose["volumes"]
+    assert 'VOLUME ["/data"]' in dockerfile and "INTERVIEW_BOT_DB=/data/" in dockerfile
+    assert re.search(r"^FROM python:3\.1\d-slim", dockerfile, re.M)
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M) and "HEALTHCHECK" in dockerfile
+    assert 'ENTRYPOINT ["interview-bot"]' in dockerfile and 'CMD ["run"]' in dockerfile
+
+
+def test_run_without_credentials_reports_health_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`run` says what it skipped and why, serves /healthz and /metrics, and exits on SIGTERM within 10 s."""
+    port = free_port()
+    env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "db.sqlite3"), "DISCORD_TOKEN": "", "SLACK_BOT_TOKEN": "",
+           "SLACK_APP_TOKEN": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--admin-port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert "interview-bot running" in first
+        summary = json.loads(first.split(": ", 1)[1])
+        assert summary["started"] == [] and "DISCORD_TOKEN" in summary["skipped"]["discord"]
+        assert "SLACK_BOT_TOKEN" in summary["skipped"]["slack"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            health = json.loads(resp.read())
+        assert resp.status == 200 and health["db"] == "ok" and health["ok"] is True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        for name in ("interview_bot_open_rounds", "interview_bot_active_drills", "interview_bot_answers_recorded",
+                     "interview_bot_grading_seconds_bucket", "interview_bot_timer_lateness_seconds"):
+            assert name in metrics
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_tokens_never_reach_the_logs() -> None:
+    """A token that travels through an error path is redacted in plain and JSON logs."""
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789"
+    for fmt in ("plain", "json"):
+        out = io.StringIO()
+        handler = setup_logging(fmt, "INFO", secrets=["xoxb-1234-secret-value"], stream=out)
+        log = logging.getLogger("tests.leak")
+        try:
+            raise ConnectionError(f"login failed with token {token} and xoxb-1234-secret-value")
+        except ConnectionError:
+            log.exception("platform login failed for Bot %s", token)
+        logging.getLogger().removeHandler(handler)
+        text = out.getvalue()
+        assert token not in text and "xoxb-1234-secret-value" not in text
+        assert "[redacted]" in text
+        if fmt == "json":
+            assert all(json.loads(line)["level"] for line in text.splitlines() if line.startswith("{"))
+
+
+async def test_backup_while_writing_restores_consistently(app: App, tmp_path: Path) -> None:
+    """An online backup taken while answers are being written opens as a consistent database."""
+    router = Router(app)
+    await router.handle(command("ask 1.1 --minutes 60"))
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            await router.handle(command("answer", f"u{n % 50}", text=f"回答 {n}: 多头关注不同子空间", via="form"))
+            n += 1
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0.3)
+    target = tmp_path / "backup.sqlite3"
+    await backup(app.settings.db_path, target)
+    stop.set()
+    await task
+    conn = sqlite3.connect(target)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        copied = conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    assert copied > 0 and version == await app.db.schema_version()
+
+
+def test_db_cli_migrate_check_backup(tmp_path: Path) -> None:
+    """db migrate, db check and db backup through the CLI."""
+    env = {"INTERVIEW_BOT_DB": str(tmp_path / "bot.sqlite3")}
+    migrated = cli("db", "migrate", env=env)
+    assert migrated.returncode == 0 and "schema version" in migrated.stdout
+    checked = cli("db", "check", env=env)
+    assert checked.returncode == 0 and "integrity: ok" in checked.stdout
+    copy = tmp_path / "copy.sqlite3"
+    assert cli("db", "backup", str(copy), env=env).returncode == 0 and copy.exists()
+    again = cli("db", "backup", str(copy), env=env)
+    assert again.returncode == 1 and "exists" in again.stderr
+    assert cli("db", "check", env={"INTERVIEW_BOT_DB": str(tmp_path / "missing.sqlite3")}).returncode == 1
+
+
+async def test_export_and_forget(app: App, tmp_path: Path) -> None:
+    """export writes one person's data as JSON and CSV; forget deletes it and nobody else's."""
+    router = Router(app)
+    await router.handle(command("ask 1.1"))
+    await router.handle(command("answer", "bob", text="多头关注不同子空间", via="form"))
+    await router.handle(command("answer", "carol", text="每个头一个子空间", via="form"))
+    await router.handle(command("reveal"))
+    env = {"INTERVIEW_BOT_DB": str(app.settings.db_path)}
+    exported = cli("export", "--platform", "console", "--user", "bob", env=env)
+    assert exported.returncode == 1  # bob is on the test platform, not the console
+    from bot.people import export_person, forget_person
+
+    out = io.StringIO()
+    settings = Settings(db_path=app.settings.db_path)
+    assert await export_person(settings, "test", "bob", "json", out) == 0
+    data = json.loads(out.getvalue())
+    assert data["answers"][0]["text"] == "多头关注不同子空间" and data["round_results"]
+    csv_out = io.StringIO()
+    assert await export_person(settings, "test", "bob", "csv", csv_out) == 0
+    assert "answer,1.1" in csv_out.getvalue()
+    counts = await forget_person(settings, "test", "bob")
+    assert counts is not None and counts["answers"] == 1
+    assert await forget_person(settings, "test", "bob") is None
+    assert await forget_person(settings, "test", "carol") is not None
+
+
+async def test_forget_me_asks_then_deletes(app: App) -> None:
+    """forget-me explains and waits for confirm; forget-me confirm deletes the caller's data."""
+    router = Router(app)
+    await router.handle(command("ask 1.1"))
+    await router.handle(command("answer", "bob", text="多头关注不同子空间", via="form"))
+    first = text_of(await router.handle(command("forget-me", "bob")))
+    assert "forget-me confirm" in first and len(await app.store.round_answers(1)) == 1
+    done = text_of(await router.handle(command("forget-me confirm", "bob")))
+    assert "已删除" in done and await app.store.round_answers(1) == []
+
+
+def test_forget_cli_needs_confirmation_without_a_terminal(tmp_path: Path) -> None:
+    """forget without --yes and without a terminal refuses with a clear message."""
+    result = cli("forget", "--platform", "slack", "--user", "U1", env={"INTERVIEW_BOT_DB": str(tmp_path / "x.db")})
+    assert result.returncode == 2 and "--yes" in result.stderr
