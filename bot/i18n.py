@@ -54,6 +54,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only the person who asked or a channel manager can {action}.",
     },
     "round.cancelled": {"zh": "{qid} 已取消，不揭晓。", "en": "{qid} was cancelled without a reveal."},
+    "round.post_failed": {
+        "zh": "无法在这个频道发布题目（机器人可能没有被邀请进来或没有发言权限），本轮已取消。",
+        "en": "Could not post the question in this channel (is the bot invited, with permission to post?); "
+        "the round was cancelled.",
+    },
     "round.asked": {"zh": "题目已发布。", "en": "Question posted."},
     "round.question_title": {"zh": "面试题 {qid}", "en": "Interview question {qid}"},
     "round.how_to_answer": {
@@ -120,6 +125,75 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "lang.set": {"zh": "语言已切换为中文。", "en": "Language set to English."},
     "error.bad_args_detail": {"zh": "参数不对（{detail}）。用法：{usage}", "en": "Bad arguments ({detail}). Usage: {usage}"},
+    # schedules (the daily question)
+    "schedule.not_allowed": {
+        "zh": "只有频道管理员可以设置每日一题。",
+        "en": "Only a channel manager can set up the daily question.",
+    },
+    "schedule.none": {
+        "zh": "这个频道还没有每日一题。例如：schedule daily 09:30 Asia/Shanghai",
+        "en": "This channel has no daily question yet. For example: schedule daily 09:30 Asia/Shanghai",
+    },
+    "schedule.off": {"zh": "每日一题已关闭。", "en": "The daily question is off."},
+    "schedule.bad_time": {
+        "zh": "时间“{value}”不对，请用 24 小时制 HH:MM，例如：schedule daily 09:30 Asia/Shanghai",
+        "en": "“{value}” is not a time; use 24-hour HH:MM, for example: schedule daily 09:30 Asia/Shanghai",
+    },
+    "schedule.bad_zone": {
+        "zh": "没有时区“{zone}”。请用 IANA 时区名，例如：schedule daily 09:30 Asia/Shanghai（或 Europe/Berlin、"
+        "America/New_York、UTC）",
+        "en": "Unknown time zone “{zone}”. Use an IANA zone name, for example: schedule daily 09:30 Asia/Shanghai "
+        "(or Europe/Berlin, America/New_York, UTC)",
+    },
+    "schedule.bad_duration": {
+        "zh": "--{option} 不能取“{value}”：{limits}。写法例如 90m、8h、1h30m。",
+        "en": "--{option} cannot be “{value}”: {limits}. Write it like 90m, 8h or 1h30m.",
+    },
+    "schedule.limits_reveal": {"zh": "需要 1 分钟到 23 小时之间", "en": "it must be from 1 minute to 23 hours"},
+    "schedule.limits_remind": {
+        "zh": "需要至少 1 分钟，并且短于揭晓前的作答时间",
+        "en": "it must be at least 1 minute and shorter than the answer window",
+    },
+    "schedule.reveal_at_same": {
+        "zh": "--reveal-at 不能和发题时间 {at} 相同，例如：schedule daily 09:00 --reveal-at 17:00",
+        "en": "--reveal-at cannot be the posting time {at}; for example: schedule daily 09:00 --reveal-at 17:00",
+    },
+    "schedule.reveal_choice": {
+        "zh": "--reveal-after 和 --reveal-at 只能选一个，例如：schedule daily 09:00 --reveal-after 8h",
+        "en": "Use either --reveal-after or --reveal-at, not both; for example: schedule daily 09:00 --reveal-after 8h",
+    },
+    "schedule.title": {"zh": "每日一题", "en": "Daily question"},
+    "schedule.set": {"zh": "每日一题已设置。", "en": "The daily question is set."},
+    "schedule.paused": {"zh": "每日一题已暂停，用 schedule resume 恢复。",
+                        "en": "The daily question is paused; schedule resume starts it again."},
+    "schedule.resumed": {"zh": "每日一题已恢复。", "en": "The daily question is back on."},
+    "schedule.days_daily": {"zh": "每天", "en": "every day"},
+    "schedule.days_weekdays": {"zh": "工作日（周一至周五）", "en": "weekdays (Monday to Friday)"},
+    "schedule.when": {"zh": "时间", "en": "When"},
+    "schedule.when_value": {"zh": "{days} {at}（{zone}）", "en": "{days} at {at} ({zone})"},
+    "schedule.next": {"zh": "下一次", "en": "Next"},
+    "schedule.next_none": {"zh": "已暂停", "en": "paused"},
+    "schedule.scope": {"zh": "范围", "en": "Scope"},
+    "schedule.scope_all": {"zh": "全部题目", "en": "all questions"},
+    "schedule.reveal": {"zh": "揭晓", "en": "Reveal"},
+    "schedule.reveal_after_value": {"zh": "发题后 {duration}", "en": "{duration} after posting"},
+    "schedule.reveal_at_value": {"zh": "当地时间 {at}", "en": "at {at} local time"},
+    "schedule.remind": {"zh": "提醒", "en": "Reminder"},
+    "schedule.remind_value": {"zh": "揭晓前 {duration}", "en": "{duration} before the reveal"},
+    "schedule.remind_default": {"zh": "按频道设置", "en": "as the channel's settings"},
+    "schedule.rising": {"zh": "难度", "en": "Difficulty"},
+    "schedule.rising_on": {"zh": "一周内由易到难", "en": "rising across the week"},
+    "schedule.rising_off": {"zh": "不限", "en": "any"},
+    "schedule.state": {"zh": "状态", "en": "State"},
+    "schedule.state_active": {"zh": "运行中", "en": "active"},
+    "schedule.state_paused": {"zh": "已暂停", "en": "paused"},
+    "forget.confirm": {
+        "zh": "这会删除你在本平台的全部回答、得分和复习记录，无法恢复。确认请发送：forget-me confirm",
+        "en": "This deletes all your replies, scores and reviews on this platform, for good. "
+        "To confirm, send: forget-me confirm",
+    },
+    "forget.done": {"zh": "已删除你的数据（{answers} 条回答）。", "en": "Your data is deleted ({answers} replies)."},
+    "forget.nothing": {"zh": "没有你的数据。", "en": "There is no data of yours."},
     # drills
     "drill.started_in_channel": {
         "zh": "{name} 开始了一次模拟面试，题目已通过私信发送。",

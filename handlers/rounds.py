@@ -40,7 +40,8 @@ async def ask(ctx: Context, cmd: Command) -> list[Outgoing]:
         raise BadArguments("--section and --tag go with random, not with a question id")
     qid = None if target.lower() == "random" else target
     outs = await ctx.app.rounds.ask(cmd.user, cmd.where, qid=qid, scope=scope, minutes=minutes)  # type: ignore[arg-type]
-    return [*outs, Outgoing(PRIVATE, Notice("round.asked", ctx.lang))]
+    await ctx.app.rounds.publish(outs)
+    return [Outgoing(PRIVATE, Notice("round.asked", ctx.lang))]
 
 
 async def answer(ctx: Context, cmd: Command) -> list[Outgoing]:

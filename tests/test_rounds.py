@@ -247,15 +247,43 @@ async def test_restart_after_deadline_reveals_once(settings: Settings, clock: Fa
         await again.close()
 
 
-async def test_failed_reveal_post_is_retried(app: App, clock: FakeClock) -> None:
-    """A platform outage at the deadline does not lose the reveal: the timer retries it."""
+async def test_failed_reveal_post_is_retried(app: App, clock: FakeClock, bank: Bank) -> None:
+    """A platform outage at the deadline delays the reveal; it is posted once the platform is back."""
     router = Router(app)
     await router.handle(command("ask 1.1 --minutes 1"))
-    messenger(app).fail_next = 1
+    await reply(router, "bob", bank.questions["1.1"].answer.zh)
+    messenger(app).fail_next = 3  # the deadline post and the first retries fail
     await clock.advance(61)
     assert posts(app, "reveal") == []
     round_row = await app.store.get_round(1)
-    assert round_row is not None and round_row.state == "revealed"
+    assert round_row is not None and round_row.state == "revealed" and round_row.announced_at is None
+    await clock.advance(timedelta(minutes=5))
+    reveals = posts(app, "reveal")
+    assert len(reveals) == 1 and "Bob" in reveals[0].reply.plain_text()
+    await clock.advance(timedelta(minutes=30))
+    assert len(posts(app, "reveal")) == 1
+    announced = await app.store.get_round(1)
+    assert announced is not None and announced.announced_at is not None
+
+
+async def test_question_that_cannot_be_posted_cancels_its_round(app: App) -> None:
+    """If the platform refuses the question post, the round is cancelled and the asker is told why."""
+    router = Router(app)
+    messenger(app).fail_next = 1
+    refused = text_of(await router.handle(command("ask 1.1")))
+    assert "无法在这个频道发布题目" in refused
+    assert await app.store.open_round(1) is None
+    await router.handle(command("ask 1.2"))
+    assert posts(app, "question")[-1].reply.tags["qid"] == "1.2"
+
+
+async def test_thread_reply_under_another_message_is_not_an_answer(app: App) -> None:
+    """A reply in a thread that is not a question's thread records nothing and says nothing."""
+    router = Router(app)
+    await router.handle(command("ask 1.1"))
+    other = MessageRef("test", "C1", "some-other-message")
+    replies = await router.message(command("", "bob", text="just chatting", via="message", thread=other))
+    assert replies == [] and await app.store.round_answers(1, include_practice=True) == []
 
 
 async def test_leaderboard_week_boundary_in_shanghai(app: App, clock: FakeClock, bank: Bank) -> None:

@@ -9,8 +9,8 @@ A person's latest reply before the deadline is the one that counts; every versio
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,12 +21,13 @@ from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
 from bot.grading import Grade, Grader
 from bot.platforms.base import ConversationRef, MessageRef, UserRef
-from bot.storage.store import ConversationRow, RoundRow, Store, TimerRow, UserRow
+from bot.storage.store import AnswerRow, ConversationRow, RoundRow, Store, TimerRow, UserRow
 from question_bank.schema import Bank, Question
 
 log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 4000
+ANNOUNCE_RETRY = timedelta(seconds=20)  # if a reveal is not posted by then, post it again
 EARLY_BONUS_MAX = 10
 REVEAL_MODES = ("scores", "full", "anonymous")
 
@@ -157,6 +158,7 @@ class RoundService:
 
     KIND_REVEAL = "round.reveal"
     KIND_REMIND = "round.remind"
+    KIND_ANNOUNCE = "round.announce"
 
     def __init__(
         self, *, store: Store, bank: Bank, grader: Grader, clock: Clock, timers: TimerService, notify: Notify,
@@ -170,8 +172,11 @@ class RoundService:
         self._notify = notify
         self._default_minutes = default_minutes
         self._default_lang = default_lang
+        # Set by the schedules: (conversation id, user ids) -> scheduled-day streaks, None without a schedule.
+        self.board_streaks: Callable[[int, list[int]], Awaitable[dict[int, int] | None]] | None = None
         timers.register(self.KIND_REVEAL, self._on_reveal_timer)
         timers.register(self.KIND_REMIND, self._on_remind_timer)
+        timers.register(self.KIND_ANNOUNCE, self._on_announce_timer)
 
     # -- conversations and people ---------------------------------------------------------------
 
@@ -254,9 +259,11 @@ class RoundService:
         return [Outgoing(channel(where), event)]
 
     async def on_posted(self, event: object, ref: MessageRef | None) -> None:
-        """Remember where a round's question was posted, for thread replies and the reveal."""
+        """Remember where a question was posted; a posted reveal counts as announced."""
         if isinstance(event, RoundQuestion) and ref is not None:
             await self._store.set_round_message(event.round_id, ref.platform, ref.channel_id, ref.message_id)
+        elif isinstance(event, RoundReveal) and not event.summary:
+            await self._store.mark_announced(event.round_id, self._clock.now())
 
     async def status(self, where: ConversationRef) -> RoundOpen | None:
         conv = await self.conversation(where)
@@ -279,31 +286,33 @@ class RoundService:
             raise RoundError(Notice("error.too_long", lang, {"length": len(text), "limit": MAX_REPLY_CHARS}, True))
         if not text.strip():
             raise RoundError(Notice("error.empty_reply", lang, error=True))
-        if event_id is not None and await self._store.event_seen(event_id):
-            return []  # the platform delivered the same event again
         person = await self._user(user)
         target: RoundRow | None = None
+        prior = 0
         if thread is not None:
             target = await self._store.round_by_message(thread.platform, thread.channel_id, thread.message_id)
+            if target is None:  # a thread under some other message: not an answer to anything
+                raise RoundError(Notice("round.none_open", lang))
+            if target.state == "open":
+                prior = await self._store.count_user_answers(target.id, person.id)
         if target is None:
-            target = await self._store.open_round(conv.id) or await self._store.last_closed_round(conv.id)
+            found = await self._store.open_round_and_versions(conv.id, person.id)
+            target, prior = found if found else (await self._store.last_closed_round(conv.id), 0)
         if target is None:
             raise RoundError(Notice("round.none_open", lang))
         now = self._clock.now()
         question = self._question(target.question_id)
         grade = self._grader.grade(question, text)
         practice = target.state != "open" or now > target.deadline_at
-        async with self._store.db.transaction() as conn:
-            answer_id = await self._store.add_answer(
-                conn, user_id=person.id, text=text, now=now, round_id=target.id, practice=practice, visible=visible,
-                event_id=event_id, score=grade.score, grade=grade.to_json(), late=practice,
-            )
+        answer_id = await self._store.add_answer_now(
+            user_id=person.id, text=text, now=now, round_id=target.id, practice=practice, visible=visible,
+            event_id=event_id, score=grade.score, grade=grade.to_json(), late=practice,
+        )
         if answer_id is None:
-            return []
+            return []  # the platform delivered the same event again (unique event id)
         if practice:
             return [Outgoing(PRIVATE, PracticeGraded(question, grade, lang))]
-        version = await self._store.count_user_answers(target.id, person.id)
-        return [Outgoing(PRIVATE, AnswerRecorded(target.id, version, target.deadline_at, lang))]
+        return [Outgoing(PRIVATE, AnswerRecorded(target.id, prior + 1, target.deadline_at, lang))]
 
     async def hint(self, where: ConversationRef) -> list[Outgoing]:
         conv = await self.conversation(where)
@@ -376,78 +385,119 @@ class RoundService:
         return channel(self._where(conv))
 
     async def _close(self, current: RoundRow, state: str) -> list[Outgoing]:
-        """Close a round (idempotently) and build its reveal, results and follow-up."""
+        """Close a round (idempotently): record results, arm the announce safety net, open an auto follow-up.
+
+        The reveal counts as announced only once it is posted (`on_posted`); until then the
+        `round.announce` timer rebuilds it from the stored results and posts it again, so a
+        platform outage at the deadline delays the reveal instead of losing it.
+        """
         conv = await self._store.get_conversation(current.conversation_id)
         assert conv is not None
         now = self._clock.now()
         question = self._question(current.question_id)
-        results: list[ResultLine] = []
         async with self._store.db.transaction() as conn:
             if not await self._store.close_round(conn, current.id, state, now):
                 return []
             await self._store.cancel_timers_like(conn, "round.", current.id)
             if state == "revealed":
-                results = await self._score(conn, current, now)
+                await self._score(conn, current, now)
+            if state != "cancelled":
+                await self._store.add_timer(conn, self.KIND_ANNOUNCE, current.id, now + ANNOUNCE_RETRY, now)
+        self._timers.poke()
         if state == "cancelled":
+            await self._store.mark_announced(current.id, now)
             return [Outgoing(channel(self._where(conv)), Notice("round.cancelled", conv.lang, {"qid": question.id}))]
+        follow = question.follow_ups[0] if question.follow_ups else None
+        if follow and conv.auto_follow_up and state == "revealed":
+            asker = await self._store.get_user(current.asked_by) if current.asked_by else None
+            try:
+                window = (current.deadline_at - current.opened_at).total_seconds() / 60
+                await self.ask(
+                    UserRef(asker.platform, asker.platform_user_id, asker.display_name) if asker else None,
+                    self._where(conv), qid=follow, parent_round_id=current.id, minutes=window,
+                )
+            except RoundError as exc:
+                log.warning("follow-up not opened round=%s reason=%s", current.id, exc.notice.key)
+        closed = await self._store.get_round(current.id)
+        assert closed is not None
+        return await self._reveal_events(conv, closed)
+
+    async def _reveal_events(self, conv: ConversationRow, current: RoundRow) -> list[Outgoing]:
+        """The reveal of a closed round built from what is stored, plus an auto follow-up not yet posted."""
+        question = self._question(current.question_id)
+        results: list[ResultLine] = []
+        if current.state == "revealed":
+            for user_id, name, score, points, submitted, text, grade in await self._store.round_results_for(current.id):
+                results.append(ResultLine(
+                    user_id, name, score, points, (submitted - current.opened_at).total_seconds(),
+                    tuple(grade.get("covered", [])) + tuple(grade.get("partial", [])),
+                    tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", [])), text,
+                ))
         # In anonymous mode a names-and-points board next to the texts would undo the anonymity.
         top = [] if conv.reveal_mode == "anonymous" else await self._board(conv, "week", "channel", limit=5)
-        names_streak = {line.user_id: line.streak for line in top}
-        results = [ResultLine(r.user_id, r.name, r.score, r.points, r.seconds, r.covered, r.missed, r.text,
-                              names_streak.get(r.user_id, 0)) for r in results]
+        streak_of = {line.user_id: line.streak for line in top}
+        results = [replace(r, streak=streak_of.get(r.user_id, 0)) for r in results]
         best = min(results, key=lambda r: (-r.score, r.seconds)) if results else None
         decent = [r for r in results if r.score >= 50]
         fastest = min(decent, key=lambda r: r.seconds) if decent else None
         follow = question.follow_ups[0] if question.follow_ups else None
         reveal = RoundReveal(current.id, question, tuple(results), best, fastest, tuple(top), conv.reveal_mode,
-                             conv.lang, skipped=state == "skipped", follow_up=follow)
+                             conv.lang, skipped=current.state == "skipped", follow_up=follow)
         out: list[Outgoing] = []
         if current.message_ref is not None:
             out.append(Outgoing(self._round_target(conv, current), reveal))
             out.append(Outgoing(channel(self._where(conv)), _summary(reveal)))
         else:
             out.append(Outgoing(channel(self._where(conv)), reveal))
-        if follow and conv.auto_follow_up and state == "revealed":
-            asker = await self._store.get_user(current.asked_by) if current.asked_by else None
-            try:
-                window = (current.deadline_at - current.opened_at).total_seconds() / 60
-                out.extend(await self.ask(
-                    UserRef(asker.platform, asker.platform_user_id, asker.display_name) if asker else None,
-                    self._where(conv), qid=follow, parent_round_id=current.id, minutes=window,
-                ))
-            except RoundError as exc:
-                log.warning("follow-up not opened round=%s reason=%s", current.id, exc.notice.key)
+        for child in await self._store.child_rounds(current.id):
+            if child.state == "open" and child.message_ref is None:
+                minutes = (child.deadline_at - child.opened_at).total_seconds() / 60
+                event = RoundQuestion(child.id, self._question(child.question_id), child.deadline_at, minutes,
+                                      conv.lang, "", False, current.question_id)
+                out.append(Outgoing(channel(self._where(conv)), event))
         return out
 
-    async def _score(self, conn: object, current: RoundRow, now: datetime) -> list[ResultLine]:
+    async def _on_announce_timer(self, timer: TimerRow) -> None:
+        """Post a reveal that was closed but never delivered (the platform was down)."""
+        current = await self._store.get_round(timer.ref_id)
+        if current is None or current.state not in ("revealed", "skipped") or current.announced_at is not None:
+            return
+        conv = await self._store.get_conversation(current.conversation_id)
+        assert conv is not None
+        await self._emit(await self._reveal_events(conv, current))  # raises on failure: the timer retries
+
+    async def publish(self, outgoing: Sequence[Outgoing]) -> None:
+        """Post a new question; if the platform refuses, cancel that round so the channel is not stuck."""
+        try:
+            await self._notify(outgoing)
+        except Exception:
+            log.exception("posting a question failed; cancelling its round")
+            now = self._clock.now()
+            for item in outgoing:
+                if isinstance(item.event, RoundQuestion):
+                    async with self._store.db.transaction() as conn:
+                        await self._store.close_round(conn, item.event.round_id, "cancelled", now)
+                        await self._store.cancel_timers_like(conn, "round.", item.event.round_id)
+                    await self._store.mark_announced(item.event.round_id, now)
+                    raise RoundError(Notice("round.post_failed", item.event.lang, error=True)) from None
+            raise
+
+    async def _score(self, conn: object, current: RoundRow, now: datetime) -> None:
+        """Record each participant's counted reply: the latest before the deadline, with its points."""
         answers = await self._store.round_answers(current.id)
-        latest: dict[int, object] = {}
+        latest: dict[int, AnswerRow] = {}
         for answer in answers:
             if answer.submitted_at <= current.deadline_at and not answer.practice:
                 latest[answer.user_id] = answer  # ordered by time: the last one wins
         window = max((current.deadline_at - current.opened_at).total_seconds(), 1.0)
-        lines: list[ResultLine] = []
-        for user_id, answer in latest.items():
-            a = answer  # typed below
-            from bot.storage.store import AnswerRow
-
-            assert isinstance(a, AnswerRow)
+        for user_id, a in latest.items():
             score = a.score or 0
             elapsed = (a.submitted_at - current.opened_at).total_seconds()
             bonus = round(EARLY_BONUS_MAX * max(0.0, 1 - elapsed / window) * score / 100)
             await self._store.add_round_result(
-                conn, round_id=current.id, user_id=user_id, answer_id=a.id, score=score, points=score + bonus,  # type: ignore[arg-type]
-                submitted_at=a.submitted_at, closed_at=now,
+                conn, round_id=current.id, user_id=user_id, answer_id=a.id, score=score,  # type: ignore[arg-type]
+                points=score + bonus, submitted_at=a.submitted_at, closed_at=now,
             )
-            person = await self._store.get_user(user_id)
-            grade = a.grade or {}
-            lines.append(ResultLine(
-                user_id, person.display_name if person else "?", score, score + bonus, elapsed,
-                tuple(grade.get("covered", [])) + tuple(grade.get("partial", [])),
-                tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", [])), a.text,
-            ))
-        lines.sort(key=lambda r: (-r.points, r.seconds))
-        return lines
 
     # -- leaderboards and stats -----------------------------------------------------------------
 
@@ -470,6 +520,10 @@ class RoundService:
             times = await self._store.user_reply_times(user_id, [conv.id])
             current, _longest = streaks(times, tz, self._clock.now())
             lines.append(BoardLine(rank, user_id, name, points, rounds, current))
+        override = await self.board_streaks(conv.id, [b.user_id for b in lines]) if self.board_streaks else None
+        if override is not None:  # a channel with a daily schedule shows scheduled-day streaks instead
+            lines = [BoardLine(b.rank, b.user_id, b.name, b.points, b.rounds, override.get(b.user_id, 0))
+                     for b in lines]
         return lines[:limit] if limit else lines
 
     async def stats(self, where: ConversationRef, target: UserRef) -> Stats:
@@ -564,8 +618,6 @@ def _parse_setting(key: str, value: str) -> tuple[str, object]:
 
 
 def _summary(reveal: RoundReveal) -> RoundReveal:
-    from dataclasses import replace
-
     return replace(reveal, summary=True)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,23 +164,34 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # One process owns the database, so rows that change rarely can be cached safely here;
+        # every write to them goes through this class and refreshes the cache.
+        self._users: dict[tuple[str, str], UserRow] = {}
+        self._convs: dict[tuple[str, str, str], ConversationRow] = {}
 
     @property
     def conn(self) -> aiosqlite.Connection:
         return self.db.conn
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.conn.execute_fetchall(sql, params)  # one thread hop instead of two
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        """One statement as its own transaction (autocommit), serialised with other transactions."""
+        async with self.db.lock:
+            return await self.conn.execute(sql, params)
 
     # -- users ---------------------------------------------------------------------------------
 
     async def ensure_user(self, platform: str, platform_user_id: str, display_name: str, now: datetime) -> UserRow:
         """Find or create a user; keep the display name current."""
+        cached = self._users.get((platform, platform_user_id))
+        if cached is not None and (not display_name or cached.display_name == display_name):
+            return cached
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES (?, ?, ?, ?) "
@@ -191,21 +202,29 @@ class Store:
         row = await self._one(
             f"SELECT {_USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
         )
-        return _user(row)
+        user = _user(row)
+        self._users[(platform, platform_user_id)] = user
+        return user
 
     async def get_user(self, user_id: int) -> UserRow | None:
         row = await self._one(f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,))
         return _user(row) if row else None
 
     async def find_user(self, platform: str, platform_user_id: str) -> UserRow | None:
+        cached = self._users.get((platform, platform_user_id))
+        if cached is not None:
+            return cached
         row = await self._one(
             f"SELECT {_USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?", (platform, platform_user_id)
         )
         return _user(row) if row else None
 
     async def set_user_lang(self, user_id: int, lang: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+        await self._write("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+        self._users = {k: (replace(u, lang=lang) if u.id == user_id else u) for k, u in self._users.items()}
+
+    def forget_cached_user(self, user_id: int) -> None:
+        self._users = {k: u for k, u in self._users.items() if u.id != user_id}
 
     # -- conversations -------------------------------------------------------------------------
 
@@ -214,12 +233,15 @@ class Store:
         now: datetime,
     ) -> ConversationRow:
         """Find or create a conversation with the given defaults for a new one."""
+        cached = self._convs.get((platform, workspace_id, channel_id))
+        if cached is not None:
+            return cached
         row = await self._one(
             f"SELECT {_CONV_COLS} FROM conversations WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
             (platform, workspace_id, channel_id),
         )
         if row:
-            return _conv(row)
+            return self._cache_conv(_conv(row))
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO conversations (platform, workspace_id, channel_id, is_dm, lang, answer_minutes, created_at) "
@@ -230,7 +252,11 @@ class Store:
             f"SELECT {_CONV_COLS} FROM conversations WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
             (platform, workspace_id, channel_id),
         )
-        return _conv(row)
+        return self._cache_conv(_conv(row))
+
+    def _cache_conv(self, conv: ConversationRow) -> ConversationRow:
+        self._convs[(conv.platform, conv.workspace_id, conv.channel_id)] = conv
+        return conv
 
     async def get_conversation(self, conversation_id: int) -> ConversationRow | None:
         row = await self._one(f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,))
@@ -245,10 +271,10 @@ class Store:
                 if key not in self._CONV_SETTINGS:
                     raise KeyError(key)
                 # The column name comes from the fixed allow-list above, never from input.
-                await conn.execute(f"UPDATE conversations SET {key} = ? WHERE id = ?", (value, conversation_id))  # noqa: S608
+                await conn.execute(f"UPDATE conversations SET {key} = ? WHERE id = ?", (value, conversation_id))
         updated = await self.get_conversation(conversation_id)
         assert updated is not None
-        return updated
+        return self._cache_conv(updated)
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -327,6 +353,37 @@ class Store:
         row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state = 'active'", (user_id,))
         return _drill(row) if row else None
 
+    async def active_drill_with_item(self, user_id: int) -> tuple[DrillRow, DrillItemRow | None] | None:
+        """A person's active drill and the item being asked (one query: the hot path of a drill answer)."""
+        cols = ", ".join(f"d.{c.strip()}" for c in _DRILL_COLS.split(",")) + ", " + ", ".join(
+            f"i.{c.strip()}" for c in _ITEM_COLS.split(",")
+        )
+        row = await self._one(
+            f"SELECT {cols} FROM drills d LEFT JOIN drill_items i ON i.drill_id = d.id AND i.state = 'asked' "  # noqa: S608
+            "WHERE d.user_id = ? AND d.state = 'active' ORDER BY i.position LIMIT 1",
+            (user_id,),
+        )
+        if row is None:
+            return None
+        width = len(_DRILL_COLS.split(","))
+        item = _item(row[width:]) if row[width] is not None else None
+        return _drill(row[:width]), item
+
+    async def last_activity(self, drill_id: int) -> datetime | None:
+        """The latest thing the person did in a drill: an answer part, or closing an item."""
+        row = await self._one(
+            "SELECT MAX(t) FROM (SELECT MAX(a.submitted_at) AS t FROM answers a JOIN drill_items i "
+            "ON i.id = a.drill_item_id WHERE i.drill_id = ? UNION ALL SELECT MAX(answered_at) FROM drill_items "
+            "WHERE drill_id = ? AND state IN ('answered', 'skipped'))",
+            (drill_id, drill_id),
+        )
+        return from_iso(row[0]) if row and row[0] else None
+
+    async def autocommit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one of the `conn`-taking write methods as its own single-statement transaction."""
+        async with self.db.lock:
+            return await fn(self.conn, *args, **kwargs)
+
     async def get_drill(self, drill_id: int) -> DrillRow | None:
         row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE id = ?", (drill_id,))
         return _drill(row) if row else None
@@ -334,7 +391,7 @@ class Store:
     async def latest_drill(self, user_id: int, states: Sequence[str]) -> DrillRow | None:
         marks = ",".join("?" for _ in states)
         row = await self._one(
-            f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",  # noqa: S608
+            f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",
             (user_id, *states),
         )
         return _drill(row) if row else None
@@ -450,6 +507,11 @@ class Store:
         )
         return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
 
+    async def add_answer_now(self, **values: Any) -> int | None:
+        """add_answer as its own single-statement transaction (the hot path of a reply)."""
+        async with self.db.lock:
+            return await self.add_answer(self.conn, **values)
+
     async def set_answer_grade(
         self, conn: aiosqlite.Connection, answer_id: int, score: int, grade: dict[str, Any]
     ) -> None:
@@ -517,6 +579,15 @@ class Store:
         )
         return _round(row) if row else None
 
+    async def open_round_and_versions(self, conversation_id: int, user_id: int) -> tuple[RoundRow, int] | None:
+        """The open round with how many counted replies this person already sent (one query: the hot path)."""
+        row = await self._one(
+            f"SELECT {_ROUND_COLS}, (SELECT COUNT(*) FROM answers a WHERE a.round_id = rounds.id AND a.user_id = ? "
+            "AND a.practice = 0) FROM rounds WHERE conversation_id = ? AND state = 'open'",
+            (user_id, conversation_id),
+        )
+        return (_round(row), int(row[13])) if row else None
+
     async def get_round(self, round_id: int) -> RoundRow | None:
         row = await self._one(f"SELECT {_ROUND_COLS} FROM rounds WHERE id = ?", (round_id,))
         return _round(row) if row else None
@@ -559,6 +630,28 @@ class Store:
             "UPDATE rounds SET state = ?, closed_at = ? WHERE id = ? AND state = 'open'", (state, to_iso(now), round_id)
         )
         return cursor.rowcount == 1
+
+    async def mark_announced(self, round_id: int, now: datetime) -> None:
+        """The reveal was posted: stop the announce safety-net timer."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE rounds SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
+                               (to_iso(now), round_id))
+            await conn.execute("DELETE FROM timers WHERE kind = 'round.announce' AND ref_id = ?", (round_id,))
+
+    async def round_results_for(self, round_id: int) -> list[tuple[int, str, int, int, datetime, str, dict[str, Any]]]:
+        """(user id, name, score, points, reply time, reply text, grade) of a revealed round, best first."""
+        rows = await self._all(
+            "SELECT rr.user_id, u.display_name, rr.score, rr.points, rr.submitted_at, COALESCE(a.text, ''), "
+            "a.grade_json FROM round_results rr JOIN users u ON u.id = rr.user_id "
+            "LEFT JOIN answers a ON a.id = rr.answer_id WHERE rr.round_id = ? "
+            "ORDER BY rr.points DESC, rr.submitted_at, rr.user_id",
+            (round_id,),
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3]), from_iso(r[4]), r[5], _json(r[6]) or {}) for r in rows]
+
+    async def child_rounds(self, round_id: int) -> list[RoundRow]:
+        rows = await self._all(f"SELECT {_ROUND_COLS} FROM rounds WHERE parent_round_id = ? ORDER BY id", (round_id,))
+        return [_round(r) for r in rows]
 
     async def scope_cycle(self, conversation_id: int, scope: str) -> tuple[int, set[str]]:
         """The current cycle number of a scope in a conversation and the questions asked in it."""
@@ -603,7 +696,7 @@ class Store:
         marks = ",".join("?" for _ in conversation_ids)
         rows = await self._all(
             "SELECT rr.user_id, u.display_name, SUM(rr.points) AS total, COUNT(*) AS n, MIN(rr.submitted_at) AS first "
-            f"FROM round_results rr JOIN rounds r ON r.id = rr.round_id JOIN users u ON u.id = rr.user_id "  # noqa: S608
+            f"FROM round_results rr JOIN rounds r ON r.id = rr.round_id JOIN users u ON u.id = rr.user_id "
             f"WHERE r.conversation_id IN ({marks}) AND rr.closed_at >= ? AND rr.closed_at < ? "
             "GROUP BY rr.user_id ORDER BY total DESC, first ASC, rr.user_id ASC",
             (*conversation_ids, to_iso(since) if since else "", to_iso(until) if until else "9999"),
@@ -621,7 +714,7 @@ class Store:
         marks = ",".join("?" for _ in conversation_ids)
         rows = await self._all(
             "SELECT r.question_id, rr.score, rr.submitted_at FROM round_results rr JOIN rounds r ON r.id = rr.round_id "
-            f"WHERE rr.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY rr.submitted_at",  # noqa: S608
+            f"WHERE rr.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY rr.submitted_at",
             (user_id, *conversation_ids),
         )
         return [(r[0], int(r[1]), from_iso(r[2])) for r in rows]
@@ -631,7 +724,7 @@ class Store:
         marks = ",".join("?" for _ in conversation_ids)
         rows = await self._all(
             "SELECT a.submitted_at FROM answers a JOIN rounds r ON r.id = a.round_id "
-            f"WHERE a.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY a.submitted_at",  # noqa: S608
+            f"WHERE a.user_id = ? AND r.conversation_id IN ({marks}) ORDER BY a.submitted_at",
             (user_id, *conversation_ids),
         )
         return [from_iso(r[0]) for r in rows]
@@ -654,11 +747,12 @@ class RoundRow:
     scope: str
     cycle: int
     message_ref: tuple[str, str, str] | None
+    announced_at: datetime | None = None
 
 
 _ROUND_COLS = (
     "id, conversation_id, question_id, state, asked_by, opened_at, deadline_at, closed_at, parent_round_id, scope, "
-    "cycle, message_ref"
+    "cycle, message_ref, announced_at"
 )
 
 
@@ -666,7 +760,7 @@ def _round(row: Sequence[Any]) -> RoundRow:
     ref = tuple(json.loads(row[11])) if row[11] else None
     return RoundRow(
         row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), from_iso(row[6]), _dt(row[7]), row[8], row[9],
-        row[10], ref,  # type: ignore[arg-type]
+        row[10], ref, _dt(row[12]),  # type: ignore[arg-type]
     )
 
 
@@ -748,4 +842,166 @@ class PersonData:
             )
             await conn.execute("UPDATE rounds SET asked_by = NULL WHERE asked_by = ?", (user_id,))
             await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        s.forget_cached_user(user_id)
         return counts
+
+
+# -- schedules -----------------------------------------------------------------------------------
+# Daily-question schedules (migration 0004); kept apart from Store so the feature stays in one block.
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    id: int
+    conversation_id: int
+    days: str  # daily / weekdays
+    at: str  # local HH:MM
+    timezone: str
+    section: int | None
+    tag: str | None
+    rising: bool
+    reveal_after_minutes: float | None
+    reveal_at: str | None  # local HH:MM
+    remind_before_minutes: float | None
+    state: str  # active / paused
+    next_fire_at: datetime | None
+    last_posted_date: str | None  # local YYYY-MM-DD
+    created_by: int | None
+
+
+_SCHEDULE_COLS = (
+    "id, conversation_id, days, at, timezone, section, tag, rising, reveal_after_minutes, reveal_at, "
+    "remind_before_minutes, state, next_fire_at, last_posted_date, created_by"
+)
+_SCHEDULE_SETTINGS = ("days", "at", "timezone", "section", "tag", "rising", "reveal_after_minutes", "reveal_at",
+                      "remind_before_minutes")
+
+
+def _schedule(row: Sequence[Any]) -> ScheduleRow:
+    return ScheduleRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8], row[9], row[10], row[11],
+        _dt(row[12]), row[13], row[14],
+    )
+
+
+class ScheduleQueries:
+    """The SQL of daily-question schedules and of the scheduled rounds behind streaks."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, schedule_id: int) -> ScheduleRow | None:
+        row = await self._store._one(f"SELECT {_SCHEDULE_COLS} FROM schedules WHERE id = ?", (schedule_id,))
+        return _schedule(row) if row else None
+
+    async def for_conversation(self, conversation_id: int) -> ScheduleRow | None:
+        row = await self._store._one(
+            f"SELECT {_SCHEDULE_COLS} FROM schedules WHERE conversation_id = ?", (conversation_id,)
+        )
+        return _schedule(row) if row else None
+
+    async def exists_for(self, conversation_id: int) -> bool:
+        row = await self._store._one("SELECT 1 FROM schedules WHERE conversation_id = ?", (conversation_id,))
+        return row is not None
+
+    async def upsert(
+        self, conn: aiosqlite.Connection, *, conversation_id: int, settings: dict[str, Any], created_by: int | None,
+        now: datetime,
+    ) -> int:
+        """Create the channel's schedule or replace its settings (keeping the last posted date); active again."""
+        values = [settings[k] for k in _SCHEDULE_SETTINGS]
+        cols = ", ".join(_SCHEDULE_SETTINGS)
+        marks = ", ".join("?" for _ in _SCHEDULE_SETTINGS)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in _SCHEDULE_SETTINGS)
+        # Column names come from the fixed tuple above, never from input.
+        await conn.execute(
+            f"INSERT INTO schedules (conversation_id, {cols}, state, created_by, updated_at) "
+            f"VALUES (?, {marks}, 'active', ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET {updates}, "
+            "state = 'active', created_by = excluded.created_by, updated_at = excluded.updated_at",
+            (conversation_id, *values, created_by, to_iso(now)),
+        )
+        async with conn.execute("SELECT id FROM schedules WHERE conversation_id = ?", (conversation_id,)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def set_state(
+        self, conn: aiosqlite.Connection, schedule_id: int, *, state: str, next_fire_at: datetime | None, now: datetime,
+    ) -> None:
+        await conn.execute(
+            "UPDATE schedules SET state = ?, next_fire_at = ?, updated_at = ? WHERE id = ?",
+            (state, to_iso(next_fire_at) if next_fire_at else None, to_iso(now), schedule_id),
+        )
+
+    async def set_next(
+        self, conn: aiosqlite.Connection, schedule_id: int, next_fire_at: datetime, *, posted_date: str | None = None,
+    ) -> None:
+        """Store the next fire time, and with `posted_date` claim that local day as posted."""
+        if posted_date is None:
+            await conn.execute(
+                "UPDATE schedules SET next_fire_at = ? WHERE id = ?", (to_iso(next_fire_at), schedule_id)
+            )
+        else:
+            await conn.execute(
+                "UPDATE schedules SET next_fire_at = ?, last_posted_date = ? WHERE id = ?",
+                (to_iso(next_fire_at), posted_date, schedule_id),
+            )
+
+    async def delete(self, conn: aiosqlite.Connection, schedule_id: int) -> None:
+        await conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+
+    async def add_scheduled_round(
+        self, conn: aiosqlite.Connection, *, round_id: int, conversation_id: int, local_date: str,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO scheduled_rounds (round_id, conversation_id, local_date) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (round_id, conversation_id, local_date),
+        )
+
+    async def round_on(self, conversation_id: int, local_date: str) -> int | None:
+        """The scheduled round opened in a conversation for a local date, if any."""
+        row = await self._store._one(
+            "SELECT round_id FROM scheduled_rounds WHERE conversation_id = ? AND local_date = ?",
+            (conversation_id, local_date),
+        )
+        return int(row[0]) if row else None
+
+    async def days(self, conversation_id: int) -> list[tuple[int, str, str]]:
+        """(round id, local date, round state) of every scheduled round not cancelled, oldest first."""
+        rows = await self._store._all(
+            "SELECT s.round_id, s.local_date, r.state FROM scheduled_rounds s JOIN rounds r ON r.id = s.round_id "
+            "WHERE s.conversation_id = ? AND r.state <> 'cancelled' ORDER BY s.local_date",
+            (conversation_id,),
+        )
+        return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    async def answered(self, conversation_id: int, user_ids: Sequence[int]) -> set[tuple[int, int]]:
+        """(round id, user id) pairs: who replied in time to which scheduled round of a conversation."""
+        if not user_ids:
+            return set()
+        marks = ",".join("?" for _ in user_ids)
+        rows = await self._store._all(
+            "SELECT DISTINCT a.round_id, a.user_id FROM answers a JOIN scheduled_rounds s ON s.round_id = a.round_id "
+            f"WHERE s.conversation_id = ? AND a.practice = 0 AND a.user_id IN ({marks})",
+            (conversation_id, *user_ids),
+        )
+        return {(int(r[0]), int(r[1])) for r in rows}
+
+    async def first_of_cycle(self, round_id: int) -> bool:
+        """Whether a round began a new cycle of its scope (cycle > 1 and the first round asked in it)."""
+        row = await self._store._one(
+            "SELECT r.cycle, (SELECT COUNT(*) FROM rounds o WHERE o.conversation_id = r.conversation_id "
+            "AND o.scope = r.scope AND o.cycle = r.cycle AND o.id < r.id) FROM rounds r WHERE r.id = ?",
+            (round_id,),
+        )
+        return bool(row) and int(row[0]) > 1 and int(row[1]) == 0
+
+
+async def health_counts(store: Store) -> tuple[int, int, int]:
+    """(open rounds, active drills, answers recorded): what /metrics reports from the database."""
+    row = await store._one(
+        "SELECT (SELECT COUNT(*) FROM rounds WHERE state = 'open'), (SELECT COUNT(*) FROM drills WHERE state = "
+        "'active'), (SELECT COUNT(*) FROM answers)"
+    )
+    return int(row[0]), int(row[1]), int(row[2])
