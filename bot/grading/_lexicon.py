@@ -8,38 +8,47 @@ from __future__ import annotations
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # English function words and light verbs: they carry sentence structure, not content.
 EN_FUNCTION_WORDS = frozenset(
-    """
-    a an the this that these those it its it's they them their there here what which who whom whose when where why how
-    i we you he she me us my our your his her one ones
-    is are was were be been being am isn't aren't wasn't weren't
-    do does did doing done don't doesn't didn't have has had having hasn't haven't
-    can could will would shall should may might must cannot can't won't wouldn't shouldn't couldn't
-    of to in on at by for with from into onto over under about as than then so such very too also just only
-    and or but nor not no never if else because since while although though whereas unless until
-    each every all any some many much more most less least few other another same both either neither
-    between through during before after above below up down out off again further once
-    make makes made making keep keeps kept let lets cause causes caused lead leads led help helps allow allows
-    prevent prevents avoid avoids become becomes get gets got give gives use uses used using need needs
-    mean means meaning thus hence therefore however instead rather e g i e etc via per like
-    """.split()
+    _words(
+        """
+    a an the this that these those it its it's they them their there here what which who whom whose when where why
+    how we you he she me us my our your his her one ones is are was were be been being am isn't aren't wasn't
+    weren't do does did doing done don't doesn't didn't have has had having hasn't haven't can could will would
+    shall should may might must cannot can't won't wouldn't shouldn't couldn't of to in on at by for with from into
+    onto over under about as than then so such very too also just only and or but nor not no never if else because
+    since while although though whereas unless until each every all any some many much more most less least few
+    other another same both either neither between through during before after above below up down out off again
+    further once make makes made making keep keeps kept let lets cause causes caused lead leads led help helps allow
+    allows prevent prevents avoid avoids become becomes get gets got give gives use uses used using need needs thus
+    hence therefore however instead rather etc via per like
+        """
+    )
 )
 
-# Chinese function characters: particles, copulas, prepositions, conjunctions, pronouns, modal verbs.
-ZH_FUNCTION_CHARS = frozenset(
-    "的了是在会使让把被对和与就也都而这那其能要为时因所从由但并且或则将用来给地着很更最比越不没有即于之到向随当"
-    "还又再只才已每该此如若可它我你他们么什怎样个一得以及而即便虽然所以导致避免防止保持通过进行使得从而因此"
+# Chinese function words: particles, copulas, connectives, modal and relational verbs.  A run of CJK
+# text without any of them is a bare term ("梯度消失"), not an explanation.  Lookarounds keep terms such as
+# 饱和, 对称, 并行, 正则, 性能, 更新, 随机 out.
+ZH_FUNCTION = (
+    r"的|是|了|会(?!话)|因为|所以|如果|若|使|让|可以|能够|(?<![性功智技动])能(?![力量])|就|而|(?<![正规])则|由于|被|把|将"
+    r"|需要|(?<![重主])要(?!素)|这|那|它|其(?!他)|并且|但|且|不(?!同|对称|变|确定)|没|也|都|还|才|很|(?<!变)更(?!新)|越|当|得|着"
+    r"|随着|(?<!伴)随(?!机)|导致|防止|避免|保持|通过|从而|因此|对于|(?<![绝相])对(?![称齐比应角])|(?<![饱总求])和|与|在|即"
+    r"|用于|用来|为了|因而|我|你|他|们|么|怎|(?<![实及])时(?![间序刻])"
 )
 
 # Stop words removed from TF-IDF features (word unigrams / bigrams).
-EN_STOP_WORDS = EN_FUNCTION_WORDS | frozenset("e.g i.e eg ie".split())
+EN_STOP_WORDS = EN_FUNCTION_WORDS | frozenset(["e.g", "i.e", "eg", "ie"])
 
 # Negation cues.  Each pattern is a regex fragment; compounds that are not negations are excluded.
 ZH_NEGATION = (
-    r"并非|绝非|而非|而不是|并不|并没有|毫无|无需|无须|无法|无关|未必|没有|"
-    r"(?<!差)(?<!不得)不(?!同|仅|只|止|但|论|管|断|少|错|久|过|外乎|可或缺|可避免|容忽视|言而喻|一样|变|然|得不|定|妨|多)"
-    r"|没(?!什么)"
+    r"并非|绝非|而非|而不是|并不是|并不|并没有|毫无|无需|无须|无法|无关|未必|没有|不是|不会|不能|不需要|不用|不必|"
+    r"(?<!不得)不(?!同|仅|只|止|但|论|管|断|少|错|久|过|外乎|可或缺|可避免|容忽视|言而喻|一样|变|然|得不|定|妨|多)"
+    r"|没"
     r"|未(?!来|知)"
     r"|无(?!论|穷|限|数|偏|监督|损|序|疑|非|关紧要)"
 )
@@ -47,15 +56,19 @@ EN_NEGATION = (
     r"(?<![a-z'])(?:"
     r"not(?!\s+(?:only|just|merely|simply|to\s+mention|necessarily\s+only))"
     r"|no(?!\s+(?:matter|doubt|longer\s+than|sooner))"
-    r"|never|without|cannot|nor|neither|none(?!\s+other)|nothing(?!\s+but)|unable|unnecessary|unlike"
+    r"|never|without|cannot|nor|neither|none(?!\s+other)|nothing(?!\s+but)|unable|unnecessary|unlike|irrelevant|unrelated"
     r"|(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|had|must|need)n't"
     r"|(?:do|does|did|is|are|was|were|ca|wo|should|would|could|has|have)nt"
-    r"|rather\s+than|instead\s+of|as\s+opposed\s+to|fails?\s+to|no\s+longer|lacks?"
+    r"|rather\s+than(?!\s+(?:let|letting|allow|allowing))|instead\s+of(?!\s+(?:letting|allowing))|as\s+opposed\s+to"
+    r"|fails?\s+to|no\s+longer|lacks?"
     r")(?![a-z])"
 )
 
 # Negations right after a match that negate it ("X is not ...", "X并不...").
-ZH_POST_NEGATION = r"(?:也|就|都|则|并|却|就会|其实)?(?:并不|并非|并没有|不是|不会|不能|不再|没有|无法|无关|不需要|不必|不)(?!同|仅|只|断|但|变|少|过)"
+ZH_POST_NEGATION = (
+    r"(?:也|就|都|则|并|却|就会|其实)?"
+    r"(?:并不|并非|并没有|不是|不会|不能|不再|没有|无法|无关|不需要|不必|不)(?!同|仅|只|断|但|变|少|过)"
+)
 EN_POST_NEGATION = (
     r"(?:(?:is|are|was|were|does|do|did|will|would|can|could|should|has|have|had|must)\s+(?:not|never)(?!\s+only)"
     r"|(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|had|must)n't"
@@ -65,7 +78,10 @@ EN_POST_NEGATION = (
 
 # Connectives that open a new clause (contrast).  "而不是 / rather than" open a clause *and* negate it.
 ZH_CONTRAST = r"而是|但是|然而|不过|可是|反而|(?<![从因进然])而(?![且言是已])|但(?!凡)|却"
-EN_CONTRAST = r"(?<![a-z])(?:but|however|whereas|although|though|yet|while|rather\s+than|instead\s+of|as\s+opposed\s+to|unlike)(?![a-z])"
+EN_CONTRAST = (
+    r"(?<![a-z])(?:but|however|whereas|although|though|yet|while|rather\s+than|instead\s+of|as\s+opposed\s+to|unlike)"
+    r"(?![a-z])"
+)
 
 # A sentence that opens with a negative condition is a counterfactual: its negations describe what
 # happens without the thing, which affirms the point ("如果不缩放，softmax会饱和"; "without residuals, ... cannot").
@@ -73,4 +89,15 @@ COUNTERFACTUAL = (
     r"^\W*(?:(?:如果|若|假如|要是|一旦|倘若)?(?:不|没|没有|去掉|去除|缺少|缺乏|不用|不加|不做)"
     r"|without|in\s+the\s+absence\s+of|if\s+(?:we|you|one|it|there|they)?\s*(?:do\s+not|don't|does\s+not|doesn't|did\s+not|didn't|is\s+no|are\s+no|were\s+no|had\s+no|not|no|never|removed?|drop(?:ped)?|skip(?:ped)?)"
     r"|if\s+\w+(?:\s+\w+)?\s+(?:is|are|were|was)\s+(?:not|removed|omitted|dropped|missing))"
+)
+
+# Words of an alias that need not appear in the reply (grammar only; "same", "each", "not" do count).
+ALIAS_STOP_WORDS = frozenset(
+    _words(
+        """
+    a an the of to in on at by for with from into onto is are was were be been being am it its this that these those
+    they them their there and or as do does did can could will would should shall may might has have had so such
+    very which who whom whose what then than also just
+        """
+    )
 )

@@ -1,0 +1,165 @@
+"""Reply-shape signals that do not depend on the question: keyword lists and length."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.grading._lexicon import EN_FUNCTION_WORDS, ZH_FUNCTION
+
+_ITEM_SPLIT = re.compile(r"[,、/|:+·•()\[\]&*=]+|\s+-\s+|\s+(?:and|or|with)\s+")
+_SPACES = re.compile(r"\s+")
+_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LONG = 80  # word equivalents
+_IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__
+_LATIN = re.compile(r"[a-z0-9]")
+_FORMULA = re.compile(r"[\d·×=²³^/+*≈∈∑√<>~]")
+_SYMBOL = re.compile(r"[a-z]{1,2}|\d+|[a-z0-9]*[_^][a-z0-9_^]*|[a-z]\d+")
+_ZH_FUNCTION_RE = re.compile(
+    "(?=[" + "".join(sorted({re.sub(r"\(\?<?[!=][^)]*\)", "", alt)[0] for alt in ZH_FUNCTION.split("|")})) + "])(?:"
+    + ZH_FUNCTION + ")"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How a reply is built: size in units, share of function words, and how list-like it is."""
+
+    units: int  # CJK characters + words
+    weight: float  # word equivalents: a CJK character counts half
+    function_ratio: float
+    items: int
+    bare_units: int
+    listed: tuple[bool, ...]  # per sentence: is it a list of bare terms?
+    listed_share: float  # share of units in listed sentences
+
+    @property
+    def bare_share(self) -> float:
+        """Share of the reply's units that sit in bare items."""
+        return self.bare_units / self.units if self.units else 0.0
+
+
+_WORD_RE = re.compile(r"[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
+_UNIT_RE = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*"
+)
+
+
+def _function_count(text: str, cjk: int = -1, units: int = -1) -> int:
+    """Function words in `text`; `cjk` / `units` (when known) skip a scan that cannot find any."""
+    zh = len(_ZH_FUNCTION_RE.findall(text)) if cjk != 0 else 0
+    if units < 0 or units > cjk:
+        zh += sum(map(_IS_FUNCTION_WORD, _WORD_RE.findall(text)))
+    return zh
+
+
+def _cjk_count(text: str) -> int:
+    return sum(map(len, _CJK_RUN_RE.findall(text)))
+
+
+def _is_formula(item: str, units: list[str]) -> bool:
+    """Symbols, numbers and formulas: 'q', 'd_k', '64', 'O(n·d)', '4·n·d²', 'd_ff = 4d'."""
+    return bool(_FORMULA.search(item)) or (len(units) <= 3 and all(_SYMBOL.fullmatch(x) for x in units))
+
+
+def is_bare_term(item: str) -> bool:
+    """A short piece with no function word that is not a symbol or formula ('梯度消失', 'softmax saturation')."""
+    if len(item) > 8 and not _LATIN.search(item):
+        return False  # more than four word equivalents of CJK text
+    units = _UNIT_RE.findall(item)
+    if not units or _is_formula(item, units):
+        return False
+    cjk = _cjk_count(item)
+    return len(units) - cjk / 2 <= 4 and _function_count(item, cjk, len(units)) == 0
+
+
+def shape(sentences: Sequence[str]) -> Shape:
+    """Measure normalised sentences (spaces between CJK terms already turned into '、').
+
+    Items are the pieces between list separators; a piece with few function words is further split at
+    spaces.  A bare item has no function word and at most four word equivalents; a repeated item counts
+    as bare too.  A sentence of three or more items that is mostly bare is a listed sentence.
+    """
+    items = 0
+    bare_units = 0
+    listed: list[bool] = []
+    seen: set[str] = set()
+    listed_units = 0
+    whole = "\n".join(sentences)
+    all_units = len(_UNIT_RE.findall(whole))
+    all_cjk = _cjk_count(whole)
+    all_func = _function_count(whole, all_cjk, all_units)
+    prose = all_units > 0 and all_func >= 0.12 * all_units
+    slow_units = fast_units = 0
+    for sent in sentences:
+        chunks = [c for c in _ITEM_SPLIT.split(sent) if c.strip()]
+        if prose and len(sent) >= 10 * len(chunks):
+            # long clauses in a reply rich in function words: prose, no list analysis needed
+            items += len(chunks)
+            fast_units += len(_UNIT_RE.findall(sent))
+            listed.append(False)
+            continue
+        s_units = s_items = s_bare = run = longest = 0
+        for chunk in chunks:
+            if len(chunk) > 8 and not _LATIN.search(chunk):
+                # more than four word equivalents of CJK text: an item, but never a bare one
+                s_items += 1
+                s_units += len(chunk.strip())
+                run = 0
+                continue
+            u = _UNIT_RE.findall(chunk)
+            n = len(u)
+            if not n:
+                continue
+            cjk = _cjk_count(chunk)
+            f = _function_count(chunk, cjk, n)
+            # a long run of content words with no function word is a space-separated list
+            if n >= 7 and f < 0.1 * n:
+                pieces = []
+                for piece in chunk.split():
+                    pu = _UNIT_RE.findall(piece)
+                    if pu:
+                        pc = _cjk_count(piece)
+                        pieces.append((piece, pu, pc, _function_count(piece, pc, len(pu))))
+            else:
+                pieces = [(chunk, u, cjk, f)]
+            for item, iu, ic, ifn in pieces:
+                ni = len(iu)
+                if _is_formula(item, iu):
+                    continue  # symbols and formulas (q, k, d_k, o(n·d), 4·n·d²) are not listed terms
+                w = ni - ic / 2
+                s_items += 1
+                s_units += ni
+                key = item.strip()
+                if key in seen or (w <= 4 and ifn == 0):
+                    s_bare += ni
+                    run += 1
+                    longest = max(longest, run)
+                else:
+                    run = 0
+                seen.add(key)
+        slow_units += s_units
+        items += s_items
+        bare_units += s_bare
+        is_listed = (s_items >= 4 and s_bare >= 0.6 * s_units) or (s_items >= 3 and s_bare == s_units) or longest >= 5
+        listed.append(is_listed)
+        listed_units += s_units if is_listed else 0
+    units = slow_units + fast_units  # symbols and formulas left out
+    weight = all_units - all_cjk / 2
+    return Shape(
+        units, weight, all_func / all_units if all_units else 0.0, items, bare_units, tuple(listed),
+        listed_units / units if units else 0.0,
+    )
+
+
+def is_keyword_list(s: Shape) -> bool:
+    """Mostly short bare items and few function words: terms listed rather than explained.
+
+    Long replies (terse notes full of formulas) are judged only when they are lists throughout.
+    """
+    if s.items < 4 or (s.weight > _LONG and s.listed_share < 0.9):
+        return False
+    if s.bare_share >= 0.75 or (s.bare_share >= 0.6 and s.function_ratio < 0.12) or s.listed_share >= 0.7:
+        return True
+    return s.items >= 6 and s.units / s.items <= 2.0

@@ -1,0 +1,272 @@
+"""Text normalisation and splitting shared by the reference side (at load) and the reply side.
+
+Everything here is a pure function of its input.  The traditional -> simplified table is built once
+from the dictionary files shipped with opencc-python-reimplemented and applied with `str.translate`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+from bot.grading._lexicon import CJK
+
+# ---------------------------------------------------------------------------------------------- t2s
+
+
+@cache
+def t2s_table() -> dict[int, str]:
+    """A `str.translate` table mapping traditional (and variant) characters to simplified ones."""
+    try:
+        import opencc
+
+        base = Path(opencc.__file__).parent / "dictionary"
+    except ImportError:  # pragma: no cover - the package is a dependency
+        return {}
+    table: dict[int, str] = {}
+
+    def read(name: str) -> dict[str, str]:
+        pairs: dict[str, str] = {}
+        try:
+            text = (base / name).read_text(encoding="utf-8")
+        except OSError:
+            return pairs
+        for line in text.splitlines():
+            src, _, dst = line.partition("\t")
+            first = dst.split(" ", 1)[0]
+            if len(src) == 1 and len(first) == 1 and src != first:
+                pairs[src] = first
+        return pairs
+
+    ts = read("TSCharacters.txt")
+    for name in ("TWVariantsRev.txt", "HKVariantsRev.txt"):
+        for variant, standard in read(name).items():
+            simp = ts.get(standard, standard)
+            if variant not in ts and simp != variant:
+                table[ord(variant)] = simp
+    table.update({ord(src): dst for src, dst in ts.items()})
+    return table
+
+
+# ----------------------------------------------------------------------------------------- markdown
+
+_MD_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    # (trigger, pattern, replacement): a rule runs only when its trigger occurs
+    (re.compile(r"```|~~~"), re.compile(r"^\s*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (keep content)
+    (re.compile(r"\]\("), re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # links and images
+    (re.compile(r"<[a-zA-Z/]"), re.compile(r"<[a-zA-Z/][^>\n]{0,80}>"), " "),  # html tags
+    (re.compile(r"^[ \t]*[#>]", re.MULTILINE), re.compile(r"^[ \t]*(?:#{1,6}|>+)[ \t]*", re.MULTILINE), ""),
+    (
+        re.compile(r"^[ \t]*(?:[-*+•·●▪◦(（\d一二三四五六七八九十])", re.MULTILINE),
+        re.compile(
+            r"^[ \t]*(?:[-*+•·●▪◦]|\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])[ \t]*",
+            re.MULTILINE,
+        ),
+        "",
+    ),
+    (re.compile(r"[*_~`$]"), re.compile(r"\*\*|__|~~|`|\$"), ""),  # emphasis, inline code, tex math delimiters
+    (re.compile(r"\*"), re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])"), r"\1"),  # *italic*
+    # table rules
+    (re.compile(r"---"), re.compile(r"^[ \t]*(?:\|?[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$", re.MULTILINE), ""),
+)
+
+
+def strip_markdown(text: str) -> str:
+    """Remove markdown and TeX decoration that carries no meaning for grading."""
+    for trigger, pattern, repl in _MD_RULES:
+        if trigger.search(text):
+            text = pattern.sub(repl, text)
+    return text
+
+
+# -------------------------------------------------------------------------------------- sentences
+
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\u0085]")
+_SENT_SPLIT = re.compile(r"[。！？；!?;．｡\n]+|\.(?=\s|$)|……|…")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on Chinese and Western sentence punctuation and line breaks; drop empty pieces."""
+    text = _LINE_BREAKS.sub("\n", text)
+    out = []
+    for piece in _SENT_SPLIT.split(text):
+        piece = piece.strip(" \t\u3000,，、:：")
+        if piece:
+            out.append(piece)
+    return out
+
+
+# ------------------------------------------------------------------------------------ normalising
+
+_S = r"[^\S\n]*"  # optional blanks that never cross a line (sentence) break
+_SUB = r"(?P<sub>model|ff|head|k|q|v)"
+_DVAR = r"d(?:" + _S + r"_" + _S + r")?\{?" + _S + _SUB + _S + r"\}?"
+_NOTATION: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    # (cheap substring triggers, pattern, replacement); a rule runs only when one trigger occurs.
+    # TeX commands first
+    (("\\",), re.compile(r"\\(?:left|right|mathrm|text|operatorname|mathbf|boldsymbol)\b"), ""),
+    (("\\", "⊤", "†"), re.compile(r"\\top\b|⊤|†"), "t"),
+    (("\\",), re.compile(r"\\(?:cdot|times)\b"), "·"),
+    (("\\",), re.compile(r"\\frac\b"), " "),
+    # the square root of d_k in all its spellings, and d_k itself
+    (
+        ("√", "sqrt", "根", "square"),  # single CJK characters: triggers must not overlap
+        re.compile(
+            r"(?:√|\\?sqrt|根号下?|开根号|square +root +of(?: +the)?)"
+            + _S + r"[({]?" + _S + _DVAR + _S + r"[)}]?(?![a-z0-9])"
+        ),
+        r"d\g<sub>",
+    ),
+    (
+        ("方", "根", "square"),
+        re.compile(
+            r"(?<![a-z0-9])" + _DVAR + r"(?![a-z0-9])" + _S + r"(?:的" + _S + r")?(?:算术)?"
+            r"(?:平方根|开平方|开方|开根号|开根|根号|'s +square +root)"
+        ),
+        r"d\g<sub>",
+    ),
+    (("_", "{"), re.compile(r"(?<![a-z0-9])" + _DVAR + r"(?![a-z0-9])"), r"d\g<sub>"),
+    (
+        ("-model", "- model"),
+        re.compile(r"(?<![a-z0-9])d" + _S + r"-" + _S + r"(?P<sub>model)(?![a-z0-9])"),
+        r"d\g<sub>",
+    ),
+    # Q K^T
+    (
+        ("^", "转", "qk", "q·", "q*", "q×", "q k", "q乘", "q点", "q.k"),
+        re.compile(
+            r"(?<![a-z0-9])q" + _S + r"(?:[·*×.]|乘以?|点乘)?" + _S + r"k" + _S
+            + r"(?:\^" + _S + r"\{?" + _S + r"t" + _S + r"\}?|t|'|的?转置)(?![a-z0-9])"
+        ),
+        "qkt",
+    ),
+    (
+        ("^", "转"),
+        re.compile(r"(?<![a-z0-9])k" + _S + r"(?:\^" + _S + r"\{?" + _S + r"t" + _S + r"\}?|的?转置)(?![a-z0-9])"),
+        "kt",
+    ),
+    # O(n^2) and friends
+    (
+        ("^", "**"),
+        re.compile(r"(?<![a-z0-9])([a-z])" + _S + r"(?:\^|\*\*)" + _S + r"\{?" + _S + r"(\d)" + _S + r"\}?"),
+        r"\1^\2",
+    ),
+    (("o(", "o ("), re.compile(r"(?<![a-z0-9])o" + _S + r"\(" + _S + r"n" + _S + r"2" + _S + r"\)"), "o(n^2)"),
+    (("方",), re.compile(r"(?<![a-z0-9])n" + _S + r"的?平方(?!根)"), "n^2"),
+    # compounds written with or without a space / hyphen
+    (("soft ", "soft-"), re.compile(r"(?<![a-z])soft" + _S + r"-?" + _S + r"max(?![a-z])"), "softmax"),
+    (
+        ("norm",),
+        re.compile(r"(?<![a-z])(layer|batch|rms|group|instance)" + _S + r"-?" + _S + r"norm(?:ali[sz]ation)?(?![a-z])"),
+        r"\1norm",
+    ),
+    (
+        ("pre", "post"),
+        re.compile(r"(?<![a-z])(pre|post)" + _S + r"-?" + _S + r"(?:ln|norm|layernorm)(?![a-z])"),
+        r"\1norm",
+    ),
+    (("multi",), re.compile(r"(?<![a-z])multi" + _S + r"-?" + _S + r"head(?:ed)?(?![a-z])"), "multi head"),
+    (("drop",), re.compile(r"(?<![a-z])drop" + _S + r"-" + _S + r"out(?![a-z])"), "dropout"),
+)
+_NOTATION_TRIGGER = re.compile(
+    "|".join(sorted({re.escape(t) for triggers, _, _ in _NOTATION for t in triggers}, key=len, reverse=True))
+)
+_HYPHEN = re.compile(r"(?<=[a-z])[-‐‑–](?=[a-z])")
+_QUOTES = re.compile(r"[\"“”‘「」『』《》〈〉]")
+_APOS = re.compile(r"[’`´]")
+_APOS_OR_QUOTE = re.compile(r"[’`´\"“”‘「」『』《》〈〉]")
+_SPACES = re.compile(r"[^\S\n]+")
+_ODD_SPACE = re.compile(r"[^\S\n ]| {2}")
+_CJK_SPACE = re.compile(rf"(?<=[{CJK}])[^\S\n]+(?=[{CJK}])")
+_COMPACT = re.compile(rf"(?<=[{CJK},.:|()、])[^\S\n]+|[^\S\n]+(?=[{CJK},.:|()、])")
+
+
+@cache
+def _traditional_chars() -> frozenset[str]:
+    return frozenset(chr(c) for c in t2s_table())
+
+
+def normalize(text: str) -> str:
+    """NFKC, case, traditional -> simplified, notation variants; spaces kept (see `compact`)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if not _traditional_chars().isdisjoint(text):
+        text = text.translate(t2s_table())
+    if _APOS_OR_QUOTE.search(text):
+        text = _QUOTES.sub(" ", _APOS.sub("'", text))
+    found = set(_NOTATION_TRIGGER.findall(text))
+    if found:
+        for triggers, pattern, repl in _NOTATION:
+            if not found.isdisjoint(triggers):
+                text = pattern.sub(repl, text)
+    if "-" in text or "‐" in text or "‑" in text or "–" in text:
+        text = _HYPHEN.sub(" ", text)
+    return _SPACES.sub(" ", text) if _ODD_SPACE.search(text) else text
+
+
+def mark_cjk_spaces(text: str) -> str:
+    """Turn spaces between two CJK characters into list separators ("方差 梯度" lists two terms)."""
+    return _CJK_SPACE.sub("、", text)
+
+
+def compact(text: str) -> str:
+    """Drop spaces next to CJK characters and punctuation: Chinese is matched as character sequences."""
+    return _COMPACT.sub("", text).strip()
+
+
+def normalize_phrase(text: str) -> str:
+    """A short phrase (alias, key word) in the same form as a normalised reply."""
+    return compact(normalize(text)).strip(" ,.、:;")
+
+
+# ------------------------------------------------------------------------------------------- words
+
+WORD_RE = re.compile(r"[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
+CJK_RUN_RE = re.compile(f"[{CJK}]+")
+CJK_CHAR_RE = re.compile(f"[{CJK}]")
+UNIT_RE = re.compile(rf"[{CJK}]|[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
+_BRITISH = re.compile(r"(?<=[a-z]{2}[lrmnt])is(?=(?:e|ed|es|ing|er|ers|ation|ations)$)")
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("izable", ""),
+    ("isable", ""),
+    ("ism", ""),
+    ("izations", "ize"),
+    ("ization", "ize"),
+    ("ational", "ate"),
+    ("ations", "ate"),
+    ("ation", "ate"),
+    ("ator", "ate"),
+    ("iveness", "ive"),
+    ("fulness", "ful"),
+    ("ousness", "ous"),
+    ("ality", "al"),
+    ("ivity", "ive"),
+    ("bility", "ble"),
+)
+
+
+def stem(word: str) -> str:
+    """A light, deterministic English stemmer (plurals, -ed/-ing, -ation, British -ise)."""
+    if len(word) <= 3 or "'" in word or not word.isalpha():
+        return word
+    word = _BRITISH.sub("iz", word)
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    for suffix, repl in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + repl
+            break
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] in "bdgmnprt":
+        word = word[:-1]  # stopped -> stop, scanned -> scan
+    return word

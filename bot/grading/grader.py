@@ -1,0 +1,428 @@
+"""The grader: key-point matching with negation, TF-IDF similarity, and anti-gaming checks.
+
+`Grader(bank)` does all the expensive work once (normalised aliases, IDF, reference vectors,
+question n-grams); `Grader.grade` is then a pure, deterministic function of (question, reply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.grading._lexicon import EN_STOP_WORDS
+from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias
+from bot.grading._reply import Sentence, mask_copied, question_grams, tfidf_features
+from bot.grading._signals import Shape, is_keyword_list, shape
+from bot.grading._text import (
+    UNIT_RE,
+    WORD_RE,
+    compact,
+    mark_cjk_spaces,
+    normalize,
+    split_sentences,
+    stem,
+    strip_markdown,
+)
+from bot.grading._vectors import FloatArray, IntArray, TfIdf
+from question_bank.schema import Bank, KeyPoint, Question
+
+Status = Literal["covered", "partial", "missed", "contradicted"]
+
+FLAG_ORDER = ("empty", "too_long", "too_short", "copied_question", "repetitive", "keyword_list", "off_topic")
+
+# Score model.  Similarity is rescaled from [_SIM_LO, _SIM_HI] to [0, 1]; key-point credit reaches its
+# full share at _KP_FULL of the total weight (an answer need not name every minor point).
+_KP_SHARE = 0.7
+_SIM_SHARE = 0.3
+_KP_FULL = 1.0
+_SIM_LO = 0.0
+_SIM_HI = 0.30
+_CONTRADICTION_PENALTY = 0.25
+_KEYWORD_CAP = 2
+_KEYWORD_FACTOR = 0.1
+_OFF_TOPIC_CAP = 2
+_OFF_TOPIC_MAX_KP = 0.25
+_COPY_CAP = 2
+_ATTEMPT_FLOOR = 3  # an on-topic answer in sentences ranks above every gamed reply
+_SNIPPET_CHARS = 160
+_LISTED_CREDIT = 0.4
+_STOP = EN_STOP_WORDS | frozenset(stem(w) for w in EN_STOP_WORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPointResult:
+    """How one key point fared: its status, the sentence that decided it, and the credit earned."""
+
+    key_point_id: str
+    status: Status
+    snippet: str | None
+    credit: float
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """The grade of one reply to one question."""
+
+    qid: str
+    score: int
+    key_points: tuple[KeyPointResult, ...]
+    flags: tuple[str, ...]
+    similarity: float
+
+    def _ids(self, status: Status) -> tuple[str, ...]:
+        return tuple(r.key_point_id for r in self.key_points if r.status == status)
+
+    @property
+    def covered(self) -> tuple[str, ...]:
+        return self._ids("covered")
+
+    @property
+    def partial(self) -> tuple[str, ...]:
+        return self._ids("partial")
+
+    @property
+    def missed(self) -> tuple[str, ...]:
+        return self._ids("missed")
+
+    @property
+    def contradicted(self) -> tuple[str, ...]:
+        return self._ids("contradicted")
+
+    def to_json(self) -> dict[str, object]:
+        """The grade as stored and printed: ids by status plus flags."""
+        return {
+            "qid": self.qid,
+            "score": self.score,
+            "covered": list(self.covered),
+            "partial": list(self.partial),
+            "missed": list(self.missed),
+            "contradicted": list(self.contradicted),
+            "flags": list(self.flags),
+        }
+
+
+class _Canon:
+    """Word -> stem, with typo correction towards the bank's alias vocabulary (cached)."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self._by_first: dict[str, list[str]] = {}
+        self._cache: dict[str, str] = {}
+
+    def freeze(self, known: Iterable[str], targets: Iterable[str]) -> None:
+        self.known = set(known)
+        by_first: dict[str, list[str]] = {}
+        for t in sorted(set(targets)):
+            if len(t) >= 5 and t.isalpha():
+                by_first.setdefault(t[0], []).append(t)
+        self._by_first = by_first
+        self._cache.clear()
+
+    def __call__(self, word: str) -> str:
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        s = stem(word)
+        if len(s) >= 6 and s not in self.known and s.isalpha():
+            choices = self._by_first.get(s[0])
+            if choices:
+                limit = 1 if len(s) < 9 else 2
+                best = process.extractOne(s, choices, scorer=OSA.distance, score_cutoff=limit)
+                if best is not None:
+                    s = best[0]
+        if len(self._cache) < 200_000:
+            self._cache[word] = s
+        return s
+
+
+@dataclass(frozen=True, slots=True)
+class _QuestionData:
+    question: Question
+    row: int  # index of the question; its references are rows 2*row (zh) and 2*row+1 (en)
+    grams: frozenset[tuple[str, str, str, str]]
+    key_points: tuple[tuple[KeyPoint, tuple[Alias, ...]], ...]
+    refs: tuple[tuple[IntArray, FloatArray], ...]
+    ref_dicts: tuple[dict[int, float], ...]
+    part_index: PartIndex
+    part_owner: tuple[tuple[int, int], ...]  # part index -> (key point index, alias index)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sentences: list[Sentence]
+    shape: Shape
+    copied_ratio: float
+    duplicates: int
+    units: int
+
+
+def _texts_of(q: Question) -> list[str]:
+    return [q.text.zh, q.text.en, q.source]
+
+
+def _sentences_of(text: str) -> list[str]:
+    return [compact(normalize(s)) for s in split_sentences(strip_markdown(text))]
+
+
+class Grader:
+    """Grades free-text replies against the bank's key points and reference answers."""
+
+    def __init__(self, bank: Bank, *, max_chars: int = 4000) -> None:
+        self.max_chars = max_chars
+        self._canon = _Canon()
+        questions = sorted(bank.questions.values(), key=lambda q: q.id)
+        # 1. vocabulary for typo correction: every word of the bank, and alias words as targets
+        known: set[str] = set(_STOP)
+        targets: set[str] = set()
+        for q in questions:
+            for t in [*_texts_of(q), q.answer.zh, q.answer.en, q.hint.zh, q.hint.en]:
+                known.update(stem(w) for w in WORD_RE.findall(normalize(t)))
+            for kp in q.key_points:
+                for t in (kp.text.zh, kp.text.en, *kp.aliases):
+                    words = [stem(w) for w in WORD_RE.findall(normalize(t))]
+                    known.update(words)
+                    targets.update(words)
+        self._canon.freeze(known, targets)
+        # 2. IDF over the whole bank
+        docs: list[list[str]] = []
+        for q in questions:
+            fields = [q.text.zh, q.text.en, q.answer.zh, q.answer.en]
+            fields += [t for kp in q.key_points for t in (kp.text.zh, kp.text.en)]
+            docs.extend(self._features(f) for f in fields if f)
+        self._tfidf = TfIdf(docs)
+        # 3. per question: n-grams of the question, compiled aliases, reference vectors
+        self._data: dict[str, _QuestionData] = {}
+        all_refs: list[tuple[IntArray, FloatArray]] = []
+        self._order: list[str] = []
+        for row, q in enumerate(questions):
+            data = self._prepare_question(q, row)
+            self._data[q.id] = data
+            self._order.append(q.id)
+            all_refs.extend(data.refs)
+        self._tfidf.set_references(all_refs)
+        self._scored = np.array([bool(self._data[qid].refs[0][0].size or self._data[qid].refs[1][0].size)
+                                 for qid in self._order], dtype=bool)
+
+    # ------------------------------------------------------------------------------ preparation
+
+    def _features(self, text: str, grams: frozenset[tuple[str, str, str, str]] = frozenset()) -> list[str]:
+        sents = []
+        for s in _sentences_of(text):
+            masked, _ = mask_copied(s, UNIT_RE.findall(s), grams)
+            sents.append(Sentence(s, masked, self._canon))
+        return tfidf_features(sents, _STOP)
+
+    def _prepare_question(self, q: Question, row: int) -> _QuestionData:
+        grams = question_grams([s for t in _texts_of(q) for s in _sentences_of(t)])
+        kps = []
+        all_parts: list[Part] = []
+        owner: list[tuple[int, int]] = []
+        for k, kp in enumerate(q.key_points):
+            point = [Sentence(s, s, self._canon) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
+            aliases = tuple(a for a in (compile_alias(x, self._canon, point) for x in kp.aliases) if a is not None)
+            kps.append((kp, aliases))
+            for a, alias in enumerate(aliases):
+                all_parts.extend(alias.parts)
+                owner.extend((k, a) for _ in alias.parts)
+        refs = []
+        for lang in ("zh", "en"):
+            parts = [q.answer.zh if lang == "zh" else q.answer.en]
+            parts += [kp.text.zh if lang == "zh" else kp.text.en for kp in q.key_points]
+            parts += [
+                a.replace("&", " ") for kp in q.key_points for a in (kp.aliases_zh if lang == "zh" else kp.aliases_en)
+            ]
+            text = "\n".join(p for p in parts if p)
+            refs.append(self._tfidf.weights(self._features(text, grams)))
+        ref_dicts = tuple(dict(zip(i.tolist(), w.tolist(), strict=True)) for i, w in refs)
+        return _QuestionData(q, row, grams, tuple(kps), tuple(refs), ref_dicts, PartIndex(all_parts), tuple(owner))
+
+    def _data_for(self, question: Question) -> _QuestionData:
+        data = self._data.get(question.id)
+        if data is not None and (data.question is question or data.question == question):
+            return data
+        return self._prepare_question(question, -1)
+
+    # ---------------------------------------------------------------------------------- grading
+
+    def _prepare_reply(self, text: str, grams: frozenset[tuple[str, str, str, str]]) -> _Prepared:
+        raws = split_sentences(strip_markdown(text))
+        normed = normalize("\n".join(raws))
+        compacts = compact(normed).split("\n")
+        marked = mark_cjk_spaces(normed).split("\n")
+        if len(compacts) != len(raws) or len(marked) != len(raws):
+            normed_each = [normalize(r) for r in raws]
+            compacts = [compact(n) for n in normed_each]
+            marked = [mark_cjk_spaces(n) for n in normed_each]
+        seen: set[str] = set()
+        sentences: list[Sentence] = []
+        shaped: list[str] = []
+        duplicates = copied = units = 0
+        for raw, c, mark in zip(raws, compacts, marked, strict=True):
+            c = c.strip()
+            sent_units = UNIT_RE.findall(c)
+            key = "".join(sent_units)
+            if not key:
+                continue
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            masked, removed = mask_copied(c, sent_units, grams)
+            copied += removed
+            units += len(sent_units)
+            shaped.append(mark)
+            sentences.append(Sentence(raw, masked, self._canon))
+        sh = shape(shaped)
+        for sent, listed in zip(sentences, sh.listed, strict=True):
+            sent.listed = listed
+        return _Prepared(sentences, sh, copied / units if units else 0.0, duplicates, units)
+
+    @staticmethod
+    def _match_key_points(data: _QuestionData, index: ReplyIndex) -> tuple[list[KeyPointResult], int, int]:
+        """Each key point's best affirmative and best negated evidence decide its status and credit.
+
+        A match inside a listed sentence or a bare list item earns only `_LISTED_CREDIT` of its value:
+        naming a term is not explaining it.  Also returns how many key points have affirmative evidence
+        and how many of those only have listed evidence.
+        """
+        results = []
+        evidenced = listed_only = 0
+        # aliases all of whose parts may match, per key point, in bank order
+        found: dict[tuple[int, int], int] = {}
+        for i in data.part_index.candidates(index):
+            key = data.part_owner[i]
+            found[key] = found.get(key, 0) + 1
+        viable: dict[int, list[int]] = {}
+        for (k, a), n in sorted(found.items()):
+            if n == len(data.key_points[k][1][a].parts):
+                viable.setdefault(k, []).append(a)
+        for k, (kp, aliases) in enumerate(data.key_points):
+            aff = neg = 0.0  # strengths
+            aff_value = 0.0
+            aff_listed = False
+            aff_sent = neg_sent = -1
+            for a in viable.get(k, ()):
+                alias = aliases[a]
+                for hit in index.alias_hits(alias):
+                    if hit.negated:
+                        if hit.strength > neg:
+                            neg, neg_sent = hit.strength, hit.sentence
+                        continue
+                    value = hit.strength * (_LISTED_CREDIT if hit.listed else 1.0)
+                    if value > aff_value:
+                        aff, aff_value, aff_sent, aff_listed = hit.strength, value, hit.sentence, hit.listed
+                if aff_value == STRONG:
+                    break
+            status: Status
+            if neg > aff:
+                status, credit, sent = "contradicted", 0.0, neg_sent
+            elif aff_value == STRONG:
+                status, credit, sent = "covered", 1.0, aff_sent
+            elif aff_value > 0:
+                status, credit, sent = "partial", aff_value, aff_sent
+            else:
+                status, credit, sent = "missed", 0.0, -1
+            snippet = index.sentences[sent].raw[:_SNIPPET_CHARS] if sent >= 0 else None
+            results.append(KeyPointResult(kp.id, status, snippet, round(credit, 4)))
+            if status in ("covered", "partial"):
+                evidenced += 1
+                listed_only += aff_listed
+        return results, evidenced, listed_only
+
+    def grade(self, question: Question, reply: str) -> Grade:
+        """Grade `reply` as an answer to `question`: deterministic, no I/O."""
+        data = self._data_for(question)
+        flags: set[str] = set()
+        text = reply
+        if len(text) > self.max_chars:
+            text = text[: self.max_chars]
+            flags.add("too_long")
+        prepared = self._prepare_reply(text, data.grams) if text.strip() else None
+        if prepared is None or not prepared.sentences:
+            flags.add("empty")
+            missed = tuple(KeyPointResult(kp.id, "missed", None, 0.0) for kp, _ in data.key_points)
+            return Grade(question.id, 0, missed, _ordered(flags), 0.0)
+        index = ReplyIndex(prepared.sentences)
+        results, evidenced, listed_only = self._match_key_points(data, index)
+        vec = self._tfidf.sparse(tfidf_features(prepared.sentences, _STOP))
+        own = max((sum(x * ref.get(i, 0.0) for i, x in vec.items()) for ref in data.ref_dicts), default=0.0)
+
+        total = sum(kp.weight for kp, _ in data.key_points)
+        pairs = list(zip(data.key_points, results, strict=True))
+        kp_score = sum(kp.weight * r.credit for (kp, _), r in pairs) / total if total else None
+        contra = sum(kp.weight for (kp, _), r in pairs if r.status == "contradicted") / total if total else 0.0
+        score = combine(kp_score, contra, own)
+
+        sh = prepared.shape
+        if sh.weight < 4:
+            flags.add("too_short")
+        if prepared.duplicates:
+            flags.add("repetitive")
+        if prepared.copied_ratio >= 0.6:
+            flags.add("copied_question")
+            if prepared.copied_ratio >= 0.85:
+                score = min(score, _COPY_CAP)
+        # strung-together terms: by shape, or because most of the evidence is terms in bare list items
+        if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
+            flags.add("keyword_list")
+            score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
+        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, vec, own, kp_score, index):
+            flags.add("off_topic")
+            score = min(score, _OFF_TOPIC_CAP)
+        if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
+            score = max(score, _ATTEMPT_FLOOR)
+        return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4))
+
+    def _off_topic(
+        self, data: _QuestionData, vec: dict[int, float], own: float, kp_score: float | None, index: ReplyIndex
+    ) -> bool:
+        """Much closer to another question's reference than to this one's, with few key points here."""
+        if self._tfidf.n_refs == 0 or not vec:
+            return False
+        sims = self._tfidf.similarities(*self._tfidf.arrays(vec))
+        per_q = np.maximum(sims[0::2], sims[1::2])
+        if data.row >= 0:
+            per_q[data.row] = -1.0
+        per_q[~self._scored] = -1.0
+        best = int(np.argmax(per_q))
+        other = float(per_q[best])
+        if other < 0.12:
+            return False
+        if other >= 1.8 * own + 0.03:
+            return True
+        if other < 1.2 * own + 0.02:
+            return False  # not clearly closer to the other question: no need to look at its key points
+        other_data = self._data[self._order[best]]
+        other_results, _, _ = self._match_key_points(other_data, index)
+        total = sum(kp.weight for kp, _ in other_data.key_points)
+        if not total:
+            return False
+        pairs = zip(other_data.key_points, other_results, strict=True)
+        other_kp = sum(kp.weight * r.credit for (kp, _), r in pairs) / total
+        return other_kp >= 0.5 and other_kp >= (kp_score or 0.0) + 0.3
+
+
+def combine(kp_score: float | None, contradicted: float, similarity: float) -> int:
+    """The score model: key-point credit (saturating, so that the essentials make a full answer) plus a
+    small share for similarity to the reference, minus a penalty for contradicted key points."""
+    sim_n = min(1.0, max(0.0, (similarity - _SIM_LO) / (_SIM_HI - _SIM_LO)))
+    if kp_score is None:
+        base = sim_n
+    else:
+        kp = min(1.0, kp_score / _KP_FULL)
+        # a reply that denies key points talks about the topic, but its similarity earns less
+        base = _KP_SHARE * kp + _SIM_SHARE * sim_n * max(0.0, 1.0 - 2 * contradicted)
+        base -= _CONTRADICTION_PENALTY * contradicted
+    return round(100 * min(1.0, max(0.0, base)))
+
+
+def _ordered(flags: set[str]) -> tuple[str, ...]:
+    return tuple(f for f in FLAG_ORDER if f in flags) + tuple(sorted(flags - set(FLAG_ORDER)))
+
+
+__all__ = ["Grade", "Grader", "KeyPointResult", "Status", "combine"]
