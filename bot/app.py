@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.engine.drills import DrillService
 from bot.engine.reviews import ReviewScheduler
 from bot.engine.rounds import RoundService
+from bot.engine.schedules import ScheduleService
 from bot.engine.timers import TimerService
 from bot.grading import Grader
 from bot.grading.cli import grader_for
@@ -40,6 +42,7 @@ class App:
     delivery: Delivery
     drills: DrillService
     rounds: RoundService
+    schedules: ScheduleService
 
     async def start(self) -> None:
         """Start firing timers; overdue ones fire at once."""
@@ -77,4 +80,9 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
         default_minutes=settings.answer_minutes, default_lang=settings.lang,
     )
     delivery.on_posted(rounds.on_posted)
-    return App(settings, clock, db, store, bank, grader, timers, delivery, drills, rounds)
+    schedules = ScheduleService(
+        store=store, bank=bank, clock=clock, timers=timers, rounds=rounds, notify=delivery,
+        grace=timedelta(minutes=settings.schedule_grace_minutes),
+    )
+    rounds.board_streaks = schedules.board_streaks
+    return App(settings, clock, db, store, bank, grader, timers, delivery, drills, rounds, schedules)

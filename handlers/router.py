@@ -9,6 +9,7 @@ elsewhere has already been posted through the registered Messengers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -18,7 +19,7 @@ from bot.engine.drills import DONE_WORDS, DrillError
 from bot.engine.events import CALLER, Notice, Outgoing
 from bot.engine.rounds import RoundError
 from bot.platforms.base import Command, Reply
-from handlers import drills, help, rounds
+from handlers import drills, help, people, rounds, schedules
 from handlers.commands import BY_NAME, NAMES
 from handlers.context import Context, language_for
 from handlers.parse import BadArguments, split_words
@@ -46,6 +47,8 @@ CHANNEL_HANDLERS: dict[str, Handler] = {
     "done": drills.done,
     "rate": drills.rate,
     "help": help.help_command,
+    "forget-me": people.forget_me,
+    "schedule": schedules.schedule,
 }
 
 
@@ -55,6 +58,31 @@ class Router:
     def __init__(self, app: App) -> None:
         self.app = app
         self.handlers: dict[str, Handler] = dict(CHANNEL_HANDLERS)
+        self.accepting = True
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop taking new events and wait for those in flight; False if time ran out."""
+        self.accepting = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _enter(self) -> bool:
+        if not self.accepting:
+            return False
+        self._in_flight += 1
+        self._idle.clear()
+        return True
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
 
     def register(self, name: str, handler: Handler) -> None:
         """Add a command family (schedules, data export) from its own module."""
@@ -70,6 +98,14 @@ class Router:
 
     async def handle(self, command: Command) -> list[Reply]:
         """Run one command; return the replies meant for the caller."""
+        if not self._enter():
+            return []  # shutting down: the platform will show nothing rather than half an action
+        try:
+            return await self._handle(command)
+        finally:
+            self._leave()
+
+    async def _handle(self, command: Command) -> list[Reply]:
         lang = await self._lang(command)
         ctx = Context(self.app, lang)
         name = command.name.lower()
@@ -99,19 +135,24 @@ class Router:
 
     async def message(self, command: Command) -> list[Reply]:
         """Free text: in a DM, a drill answer or a bare command word; in a round's thread, a visible answer."""
+        if not self._enter():
+            return []
+        try:
+            return await self._message(command)
+        finally:
+            self._leave()
+
+    async def _message(self, command: Command) -> list[Reply]:
         text = command.text.strip()
         if command.where.is_dm:
-            name, args = self.parse_line(text)
-            drill = await self.app.drills.active(command.user)
             if text.lower() in DONE_WORDS:
-                return await self.handle(replace(command, name="done", args=()))
-            if name in self.handlers and (drill is None or name in ("drill", "skip", "report", "help", "stats",
-                                                                      "lang", "review", "rate")):
-                if name != "skip" or drill is not None:
-                    return await self.handle(replace(command, name=name, args=args))
-            if drill is None:
-                lang = await self._lang(command)
-                return await self._deliver([Outgoing(CALLER, Notice("drill.none_active", lang))], lang)
+                return await self._handle(replace(command, name="done", args=()))
+            name, args = self.parse_line(text)
+            if name in self.handlers and name in _DM_COMMAND_WORDS:
+                # A bare command word; inside a drill only the drill's own words are commands.
+                drill = await self.app.drills.active(command.user)
+                if drill is None or name in _DRILL_WORDS:
+                    return await self._handle(replace(command, name=name, args=args))
             return await self._safe(command, drills.message)
         if command.thread is not None:
             return await self._safe(replace(command, name="answer", via="message"), rounds.answer, quiet=True)
@@ -144,6 +185,10 @@ class Router:
             log.exception("delivery failed")
             return [render(Notice("error.internal", lang, error=True))]
         return [reply for _item, reply in pairs]
+
+
+_DRILL_WORDS = frozenset({"drill", "skip", "report", "help", "stats", "lang", "review", "rate"})
+_DM_COMMAND_WORDS = _DRILL_WORDS | {"leaderboard"}
 
 
 def _private(notice: Notice) -> Notice:

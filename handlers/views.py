@@ -194,6 +194,7 @@ def register_view(kind: type, fn: Renderer) -> None:
 
 from bot.engine.rounds import (  # noqa: E402
     AnswerRecorded,
+    HintShown,
     Leaderboard,
     PracticeGraded,
     RoundOpen,
@@ -201,7 +202,6 @@ from bot.engine.rounds import (  # noqa: E402
     RoundReminder,
     RoundReveal,
     Stats,
-    HintShown,
 )
 from bot.storage.store import ConversationRow  # noqa: E402
 
@@ -371,3 +371,52 @@ _RENDERERS.update({
     Stats: stats_view,
     ConversationRow: settings_view,
 })
+
+
+# -- schedules --------------------------------------------------------------------------------------
+
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from bot.engine.schedules import ScheduleInfo  # noqa: E402
+
+
+def _span(minutes: float) -> str:
+    """90 -> '1h30m', 480 -> '8h', 30 -> '30m' (the form the command takes)."""
+    hours, rest = divmod(round(minutes), 60)
+    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
+
+
+def schedule_view(info: ScheduleInfo) -> Reply:
+    """A channel's daily-question schedule: when, next time (local), scope, reveal, reminder, state."""
+    lang = info.lang
+    days = t(f"schedule.days_{info.days}", lang)
+    when = t("schedule.when_value", lang, days=days, at=info.at, zone=info.timezone)
+    if info.next_fire_at is not None:
+        local = info.next_fire_at.astimezone(ZoneInfo(info.timezone))
+        upcoming = f"{local:%Y-%m-%d %H:%M %Z} · {format_when(info.next_fire_at, lang)}"
+    else:
+        upcoming = t("schedule.next_none", lang)
+    parts = [f"section {info.section}" if lang == "en" else f"第 {info.section} 部分"] if info.section else []
+    if info.tag:
+        parts.append(f"tag {info.tag}" if lang == "en" else f"标签 {info.tag}")
+    if info.reveal_at:
+        reveal = t("schedule.reveal_at_value", lang, at=info.reveal_at)
+    else:
+        reveal = t("schedule.reveal_after_value", lang, duration=_span(info.reveal_after_minutes or 0))
+    remind = (t("schedule.remind_value", lang, duration=_span(info.remind_before_minutes))
+              if info.remind_before_minutes else t("schedule.remind_default", lang))
+    fields = (
+        Field(t("schedule.when", lang), when),
+        Field(t("schedule.next", lang), upcoming),
+        Field(t("schedule.scope", lang), ", ".join(parts) or t("schedule.scope_all", lang)),
+        Field(t("schedule.rising", lang), t("schedule.rising_on" if info.rising else "schedule.rising_off", lang)),
+        Field(t("schedule.reveal", lang), reveal),
+        Field(t("schedule.remind", lang), remind),
+        Field(t("schedule.state", lang), t(f"schedule.state_{info.state}", lang)),
+    )
+    blocks = (Block(None, (t(f"schedule.{info.change}", lang),)),) if info.change != "show" else ()
+    return Reply(title=t("schedule.title", lang), blocks=blocks, fields=fields, lang=lang, kind="settings",
+                 ephemeral=info.change == "show")
+
+
+_RENDERERS[ScheduleInfo] = schedule_view
