@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import bare_insert_commit, peak_rss_mb, percentile  # noqa: E402
-from bot.app import build_app  # noqa: E402
-from bot.clock import FakeClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.platforms.base import Command, ConversationRef, UserRef  # noqa: E402
-from handlers.router import Router  # noqa: E402
-from tests.fakes.messenger import RecordingMessenger  # noqa: E402
+from benchmarks._common import bare_insert_commit, peak_rss_mb, percentile
+from bot.app import build_app
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.platforms.base import Command, ConversationRef, UserRef
+from handlers.router import Router
+from tests.fakes.messenger import RecordingMessenger
 
 ANSWERS = [
     "多头注意力让模型在不同的表示子空间里同时关注不同位置，每个头维度变小，总计算量和单头差不多。",
@@ -55,8 +55,14 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
 
     def dm(n: int, name: str, text: str = "", args: tuple[str, ...] = ()) -> Command:
         who = UserRef("bench", f"u{n}", f"User {n}")
-        return Command(who, ConversationRef("bench", "W", f"D{n}", is_dm=True), name, args, text=text,
-                       via="message" if text else "command")
+        return Command(
+            who,
+            ConversationRef("bench", "W", f"D{n}", is_dm=True),
+            name,
+            args,
+            text=text,
+            via="message" if text else "command",
+        )
 
     t0 = time.perf_counter()
     in_flight = asyncio.Semaphore(16)
@@ -87,11 +93,15 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
     await app.close()
     print(f"setup: {drills} drills started in {setup:.1f} s ({active} still active after answering)")
     print(f"answers: {total} in {elapsed:.1f} s -> {total / elapsed:,.0f} answers/s sustained (target >= 1,000)")
-    print(f"handling latency per answer (message + done, 16 in flight): p50 {percentile(latencies, 50) * 1000:.1f} ms,"
-          f" p99 {percentile(latencies, 99) * 1000:.1f} ms (target p99 < 50 ms)")
+    print(
+        f"handling latency per answer (message + done, 16 in flight): p50 {percentile(latencies, 50) * 1000:.1f} ms,"
+        f" p99 {percentile(latencies, 99) * 1000:.1f} ms (target p99 < 50 ms)"
+    )
     print(f"peak RSS: {peak_rss_mb():.0f} MB (target < 300 MB)")
-    print(f"handling time per answer {per_answer * 1e6:.0f} us; bare aiosqlite INSERT+COMMIT {baseline * 1e6:.0f} us; "
-          f"ratio {per_answer / baseline:.2f} (target <= 5)")
+    print(
+        f"handling time per answer {per_answer * 1e6:.0f} us; bare aiosqlite INSERT+COMMIT {baseline * 1e6:.0f} us; "
+        f"ratio {per_answer / baseline:.2f} (target <= 5)"
+    )
 
 
 if __name__ == "__main__":

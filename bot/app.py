@@ -72,16 +72,32 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
     timers = TimerService(store, clock)
     delivery = Delivery()
     drills = DrillService(
-        store=store, bank=bank, grader=grader, clock=clock, timers=timers, reviews=ReviewScheduler(store),
+        store=store,
+        bank=bank,
+        grader=grader,
+        clock=clock,
+        timers=timers,
+        reviews=ReviewScheduler(store),
         notify=delivery,
     )
     rounds = RoundService(
-        store=store, bank=bank, grader=grader, clock=clock, timers=timers, notify=delivery,
-        default_minutes=settings.answer_minutes, default_lang=settings.lang,
+        store=store,
+        bank=bank,
+        grader=grader,
+        clock=clock,
+        timers=timers,
+        notify=delivery,
+        default_minutes=settings.answer_minutes,
+        default_lang=settings.lang,
     )
     delivery.on_posted(rounds.on_posted)
     schedules = ScheduleService(
-        store=store, bank=bank, clock=clock, timers=timers, rounds=rounds, notify=delivery,
+        store=store,
+        bank=bank,
+        clock=clock,
+        timers=timers,
+        rounds=rounds,
+        notify=delivery,
         grace=timedelta(minutes=settings.schedule_grace_minutes),
     )
     rounds.board_streaks = schedules.board_streaks

@@ -30,7 +30,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.empty_scope": {"zh": "这个范围里没有题目。", "en": "There are no questions in that scope."},
     "error.too_long": {
         "zh": "回答太长了（{length} 字符），上限是 {limit} 字符。请精简后再发，这次没有保存。",
-        "en": "That reply is too long ({length} characters); the limit is {limit}. Please shorten it; nothing was saved.",
+        "en": "That reply is too long ({length} characters); the limit is {limit}. "
+        "Please shorten it; nothing was saved.",
     },
     "error.empty_reply": {"zh": "回答是空的，没有保存。", "en": "That reply is empty; nothing was saved."},
     "error.internal": {
@@ -99,8 +100,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "board.empty": {"zh": "这个时段还没有成绩。", "en": "No scores in this period yet."},
     "board.you": {"zh": "你的排名：第 {rank} 名，{points} 分", "en": "Your rank: #{rank}, {points} points"},
     "board.you_none": {"zh": "你在这个时段还没有成绩。", "en": "You have no score in this period yet."},
-    "board.line": {"zh": "{rank}. {name} — {points} 分（{rounds} 题）{streak}",
-                   "en": "{rank}. {name} — {points} pts ({rounds} rounds){streak}"},
+    "board.line": {
+        "zh": "{rank}. {name} — {points} 分（{rounds} 题）{streak}",
+        "en": "{rank}. {name} — {points} pts ({rounds} rounds){streak}",
+    },
     "period.week": {"zh": "本周", "en": "this week"},
     "period.month": {"zh": "本月", "en": "this month"},
     "period.all": {"zh": "全部", "en": "all time"},
@@ -124,7 +127,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Setting {key} cannot be {value}. Valid: {valid}",
     },
     "lang.set": {"zh": "语言已切换为中文。", "en": "Language set to English."},
-    "error.bad_args_detail": {"zh": "参数不对（{detail}）。用法：{usage}", "en": "Bad arguments ({detail}). Usage: {usage}"},
+    "error.bad_args_detail": {
+        "zh": "参数不对（{detail}）。用法：{usage}",
+        "en": "Bad arguments ({detail}). Usage: {usage}",
+    },
     # schedules (the daily question)
     "schedule.not_allowed": {
         "zh": "只有频道管理员可以设置每日一题。",
@@ -164,8 +170,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "schedule.title": {"zh": "每日一题", "en": "Daily question"},
     "schedule.set": {"zh": "每日一题已设置。", "en": "The daily question is set."},
-    "schedule.paused": {"zh": "每日一题已暂停，用 schedule resume 恢复。",
-                        "en": "The daily question is paused; schedule resume starts it again."},
+    "schedule.paused": {
+        "zh": "每日一题已暂停，用 schedule resume 恢复。",
+        "en": "The daily question is paused; schedule resume starts it again.",
+    },
     "schedule.resumed": {"zh": "每日一题已恢复。", "en": "The daily question is back on."},
     "schedule.days_daily": {"zh": "每天", "en": "every day"},
     "schedule.days_weekdays": {"zh": "工作日（周一至周五）", "en": "weekdays (Monday to Friday)"},
@@ -272,7 +280,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your drill was idle for 24 hours and has ended. Here is the partial report.",
     },
     "report.title": {"zh": "练习成绩单 #{drill}", "en": "Drill report #{drill}"},
-    "report.overall": {"zh": "总分：{score}/100（{answered}/{total} 题作答）", "en": "Overall: {score}/100 ({answered} of {total} answered)"},
+    "report.overall": {
+        "zh": "总分：{score}/100（{answered}/{total} 题作答）",
+        "en": "Overall: {score}/100 ({answered} of {total} answered)",
+    },
     "report.line": {
         "zh": "{qid} · {score} 分 · 用时 {time}{probes}{state}",
         "en": "{qid} · {score} · {time}{probes}{state}",
@@ -295,7 +306,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.pending": {"zh": "未开始", "en": "not reached"},
     # console
     "console.welcome": {
-        "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，空行结束；Ctrl-C 随时退出（已答内容会保存）。",
+        "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，空行结束；"
+        "Ctrl-C 随时退出（已答内容会保存）。",
         "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line; "
         "Ctrl-C leaves at any time (what you answered is saved).",
     },
@@ -314,7 +326,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "console.col_time": {"zh": "用时", "en": "Time"},
     "console.col_result": {"zh": "结果", "en": "Result"},
     "console.rate_prompt": {"zh": "你的自评 [again/hard/good/easy]：", "en": "Your rating [again/hard/good/easy]: "},
-    "console.rate_invalid": {"zh": "请输入 again、hard、good 或 easy。", "en": "Please type again, hard, good or easy."},
+    "console.rate_invalid": {
+        "zh": "请输入 again、hard、good 或 easy。",
+        "en": "Please type again, hard, good or easy.",
+    },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
 }
 
@@ -328,7 +343,7 @@ def t(key: str, lang: str, **params: Any) -> str:
 
 def format_duration(seconds: float, lang: str) -> str:
     """'4:05' style for short spans, '2 h 5 min' / '2 小时 5 分' for long ones."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 3600:
         return f"{seconds // 60}:{seconds % 60:02d}"
     hours, rest = divmod(seconds, 3600)

@@ -24,18 +24,23 @@ class Metrics:
         self.active_drills = Gauge("interview_bot_active_drills", "Drills in progress", registry=self.registry)
         self.answers = Gauge("interview_bot_answers_recorded", "Answers recorded (all time)", registry=self.registry)
         self.grading_seconds = Histogram(
-            "interview_bot_grading_seconds", "Time to grade one reply", registry=self.registry,
+            "interview_bot_grading_seconds",
+            "Time to grade one reply",
+            registry=self.registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
         )
         self.platform_errors = Counter(
             "interview_bot_platform_api_errors", "Failed calls to a chat platform", ["platform"], registry=self.registry
         )
         self.timer_lateness = Histogram(
-            "interview_bot_timer_lateness_seconds", "How late timers fired", registry=self.registry,
+            "interview_bot_timer_lateness_seconds",
+            "How late timers fired",
+            registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600),
         )
-        self.platform_up = Gauge("interview_bot_platform_connected", "1 when connected", ["platform"],
-                                 registry=self.registry)
+        self.platform_up = Gauge(
+            "interview_bot_platform_connected", "1 when connected", ["platform"], registry=self.registry
+        )
         self._lateness_seen = 0
 
     def timed_grader(self, grade: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,7 +59,7 @@ class Metrics:
         """Feed new timer lateness samples (the timer service keeps a rolling list)."""
         if self._lateness_seen > len(samples):
             self._lateness_seen = 0
-        for value in samples[self._lateness_seen:]:
+        for value in samples[self._lateness_seen :]:
             self.timer_lateness.observe(max(value, 0.0))
         self._lateness_seen = len(samples)
 

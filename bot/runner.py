@@ -39,8 +39,10 @@ PLATFORMS: dict[str, tuple[str, Callable[[Settings], str | None]]] = {
     "discord": ("bot.platforms.discord.runner", lambda s: None if s.discord_token else "DISCORD_TOKEN is not set"),
     "slack": (
         "bot.platforms.slack.runner",
-        lambda s: None if s.slack_bot_token and s.slack_app_token else (
-            "SLACK_BOT_TOKEN is not set" if not s.slack_bot_token else "SLACK_APP_TOKEN (Socket Mode) is not set"
+        lambda s: (
+            None
+            if s.slack_bot_token and s.slack_app_token
+            else ("SLACK_BOT_TOKEN is not set" if not s.slack_bot_token else "SLACK_APP_TOKEN (Socket Mode) is not set")
         ),
     ),
 }
@@ -82,8 +84,7 @@ def admin_app(app: App, started: Started, metrics: Metrics) -> web.Application:
             db_ok = False
         platforms = {r.name: r.connected for r in started.runners}
         ok = db_ok and all(platforms.values())
-        body = {"ok": ok, "db": "ok" if db_ok else "unreachable", "platforms": platforms,
-                "skipped": started.skipped}
+        body = {"ok": ok, "db": "ok" if db_ok else "unreachable", "platforms": platforms, "skipped": started.skipped}
         return web.json_response(body, status=200 if ok else 503)
 
     async def metrics_view(_request: web.Request) -> web.Response:
@@ -120,8 +121,11 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce
             admin_runner = web.AppRunner(admin_app(app, started, metrics), access_log=None)
             await admin_runner.setup()
             await web.TCPSite(admin_runner, settings.admin_host, settings.admin_port).start()
-        summary = {"started": [r.name for r in started.runners], "skipped": started.skipped,
-                   "admin_port": settings.admin_port}
+        summary = {
+            "started": [r.name for r in started.runners],
+            "skipped": started.skipped,
+            "admin_port": settings.admin_port,
+        }
         announce("interview-bot running: " + json.dumps(summary))
         if not started.runners:
             announce("no chat platform has credentials; the engine keeps running its timers and schedules")
@@ -135,7 +139,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce
 
 async def _shutdown(app: App, router: Router, started: Started, admin_runner: web.AppRunner | None) -> None:
     async def steps() -> None:
-        drained = await router.drain(timeout=SHUTDOWN_SECONDS / 2)
+        drained = await router.drain(SHUTDOWN_SECONDS / 2)
         if not drained:
             log.warning("shutdown: commands still in flight after %.0f s", SHUTDOWN_SECONDS / 2)
         for runner in started.runners:

@@ -63,11 +63,11 @@ class Router:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def drain(self, timeout: float) -> bool:
+    async def drain(self, seconds: float) -> bool:
         """Stop taking new events and wait for those in flight; False if time ran out."""
         self.accepting = False
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), seconds)
         except TimeoutError:
             return False
         return True
@@ -119,8 +119,11 @@ class Router:
         except BadArguments as exc:
             spec = BY_NAME.get(name)
             usage = spec.usage if spec else name
-            outs = [Outgoing(CALLER, Notice("error.bad_args_detail", lang, {"detail": str(exc), "usage": usage},
-                                            error=True))]
+            outs = [
+                Outgoing(
+                    CALLER, Notice("error.bad_args_detail", lang, {"detail": str(exc), "usage": usage}, error=True)
+                )
+            ]
         except (RoundError, DrillError, NoticeError) as exc:
             outs = [Outgoing(CALLER, _private(exc.notice))]
         except Exception:

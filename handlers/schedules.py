@@ -50,8 +50,12 @@ async def schedule(ctx: Context, cmd: Command) -> list[Outgoing]:
 
 def spec_from(ctx: Context, days: str, args: tuple[str, ...]) -> ScheduleSpec:
     """Parse 'HH:MM [TZ] [--section S] [--tag T] [--reveal-after D | --reveal-at HH:MM] [--remind-before D]'."""
-    p = parse(args, options={"section", "tag", "reveal-after", "reveal-at", "remind-before"}, switches={"rising"},
-              max_positional=2)
+    p = parse(
+        args,
+        options={"section", "tag", "reveal-after", "reveal-at", "remind-before"},
+        switches={"rising"},
+        max_positional=2,
+    )
     if not p.positional:
         raise NoticeError(Notice("schedule.bad_time", ctx.lang, {"value": ""}, error=True))
     at = _time(ctx, p.positional[0])
@@ -76,8 +80,9 @@ def spec_from(ctx: Context, days: str, args: tuple[str, ...]) -> ScheduleSpec:
         window = reveal_after or (timedelta(hours=8) if reveal_at is None else MAX_REVEAL)
         if not MIN_SPAN <= remind_before < window:
             raise _bad_duration(ctx, "remind-before", text, "schedule.limits_remind")
-    return ScheduleSpec(days, at, zone, scope.section, scope.tag, "rising" in p.switches, reveal_after, reveal_at,
-                        remind_before)
+    return ScheduleSpec(
+        days, at, zone, scope.section, scope.tag, "rising" in p.switches, reveal_after, reveal_at, remind_before
+    )
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -110,5 +115,11 @@ def _duration(ctx: Context, option: str, text: str, limits: str) -> timedelta:
 
 
 def _bad_duration(ctx: Context, option: str, text: str, limits: str) -> NoticeError:
-    return NoticeError(Notice("schedule.bad_duration", ctx.lang,
-                              {"option": option, "value": text, "limits": t(limits, ctx.lang)}, error=True))
+    return NoticeError(
+        Notice(
+            "schedule.bad_duration",
+            ctx.lang,
+            {"option": option, "value": text, "limits": t(limits, ctx.lang)},
+            error=True,
+        )
+    )

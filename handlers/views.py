@@ -31,8 +31,13 @@ def render(event: object, lang: str | None = None) -> Reply:
 
 
 def notice(event: Notice) -> Reply:
-    return Reply(title=None, blocks=(Block(None, (t(event.key, event.lang, **_fmt_params(event.params, event.lang)),)),),
-                 lang=event.lang, kind="error" if event.error else "info", ephemeral=event.error)
+    return Reply(
+        title=None,
+        blocks=(Block(None, (t(event.key, event.lang, **_fmt_params(event.params, event.lang)),)),),
+        lang=event.lang,
+        kind="error" if event.error else "info",
+        ephemeral=event.error,
+    )
 
 
 def _fmt_params(params: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -75,7 +80,9 @@ def drill_question(event: DrillQuestion) -> Reply:
             Button("Submit" if lang == "en" else "提交", "done", "primary"),
             Button("Skip" if lang == "en" else "跳过", "skip"),
         ),
-        lang=lang, kind="question", deadline=event.deadline,
+        lang=lang,
+        kind="question",
+        deadline=event.deadline,
         tags={"qid": q.id, "item": str(event.item_id), "drill": str(event.drill_id)},
     )
 
@@ -108,8 +115,14 @@ def drill_feedback(event: DrillFeedback) -> Reply:
     buttons: tuple[Button, ...] = ()
     if event.needs_rating:
         buttons = tuple(Button(r, f"rate {r}") for r in ("again", "hard", "good", "easy"))
-    return Reply(title=title, blocks=tuple(blocks), buttons=buttons, lang=lang, kind="feedback",
-                 tags={"qid": q.id, "item": str(event.item_id)})
+    return Reply(
+        title=title,
+        blocks=tuple(blocks),
+        buttons=buttons,
+        lang=lang,
+        kind="feedback",
+        tags={"qid": q.id, "item": str(event.item_id)},
+    )
 
 
 def drill_report(report: DrillReport) -> Reply:
@@ -134,8 +147,12 @@ def drill_report(report: DrillReport) -> Reply:
         if line.missed:
             names = _kp_names(line.question, line.missed, lang)
             lines.append(f"   {t('drill.missed', lang)}: {', '.join(names)}")
-    blocks = [Block(None, (t("report.overall", lang, score=report.overall, answered=report.answered,
-                                total=len(report.lines)),)), Block(None, tuple(lines))]
+    blocks = [
+        Block(
+            None, (t("report.overall", lang, score=report.overall, answered=report.answered, total=len(report.lines)),)
+        ),
+        Block(None, tuple(lines)),
+    ]
     if report.by_tag:
         tag_lines = [f"{tag}: {score}" for tag, score in report.by_tag]
         if report.strongest:
@@ -144,8 +161,14 @@ def drill_report(report: DrillReport) -> Reply:
             tag_lines.append(t("report.weakest", lang, tags=", ".join(report.weakest)))
         blocks.append(Block(t("report.by_tag", lang), tuple(tag_lines)))
     if report.reviews:
-        blocks.append(Block(t("report.reviews", lang), tuple(
-            t("report.review_line", lang, qid=qid, when=format_when(due, lang)) for qid, due in report.reviews)))
+        blocks.append(
+            Block(
+                t("report.reviews", lang),
+                tuple(
+                    t("report.review_line", lang, qid=qid, when=format_when(due, lang)) for qid, due in report.reviews
+                ),
+            )
+        )
     buttons: tuple[Button, ...] = ()
     if report.with_answers:
         for line in report.lines:
@@ -158,8 +181,15 @@ def drill_report(report: DrillReport) -> Reply:
 
 
 def drill_status(status: DrillStatus) -> Reply:
-    text = t("drill.status", status.lang, drill=status.drill_id, position=status.position, total=status.total,
-             qid=status.qid, left=format_duration(status.seconds_left, status.lang))
+    text = t(
+        "drill.status",
+        status.lang,
+        drill=status.drill_id,
+        position=status.position,
+        total=status.total,
+        qid=status.qid,
+        left=format_duration(status.seconds_left, status.lang),
+    )
     return Reply(blocks=(Block(None, (text,)),), lang=status.lang, kind="drill", ephemeral=True)
 
 
@@ -223,16 +253,30 @@ def round_question(event: RoundQuestion) -> Reply:
         Field("难度" if lang == "zh" else "Difficulty", "★" * q.difficulty),
     )
     buttons = (
-        Button("回答" if lang == "zh" else "Answer", "answer", "primary", opens_form=True,
-               form_title=(f"回答 {q.id}" if lang == "zh" else f"Answer {q.id}"),
-               form_label=("你的回答" if lang == "zh" else "Your answer")),
+        Button(
+            "回答" if lang == "zh" else "Answer",
+            "answer",
+            "primary",
+            opens_form=True,
+            form_title=(f"回答 {q.id}" if lang == "zh" else f"Answer {q.id}"),
+            form_label=("你的回答" if lang == "zh" else "Your answer"),
+        ),
         Button("提示" if lang == "zh" else "Hint", "hint"),
         Button("揭晓" if lang == "zh" else "Reveal", "reveal", "danger"),
     )
-    return Reply(title=title, blocks=(Block(None, tuple(lines)),
-                                      Block(None, (t("round.how_to_answer", lang, minutes=f"{event.minutes:g}"),))),
-                 fields=fields, buttons=buttons, lang=lang, kind="question", deadline=event.deadline,
-                 tags={"round": str(event.round_id), "qid": q.id})
+    return Reply(
+        title=title,
+        blocks=(
+            Block(None, tuple(lines)),
+            Block(None, (t("round.how_to_answer", lang, minutes=f"{event.minutes:g}"),)),
+        ),
+        fields=fields,
+        buttons=buttons,
+        lang=lang,
+        kind="question",
+        deadline=event.deadline,
+        tags={"round": str(event.round_id), "qid": q.id},
+    )
 
 
 def round_reminder(event: RoundReminder) -> Reply:
@@ -241,8 +285,13 @@ def round_reminder(event: RoundReminder) -> Reply:
 
 
 def answer_recorded(event: AnswerRecorded) -> Reply:
-    return Reply(blocks=(Block(None, (t("round.recorded", event.lang, version=event.version),)),), lang=event.lang,
-                 kind="info", ephemeral=True, deadline=event.deadline)
+    return Reply(
+        blocks=(Block(None, (t("round.recorded", event.lang, version=event.version),)),),
+        lang=event.lang,
+        kind="info",
+        ephemeral=True,
+        deadline=event.deadline,
+    )
 
 
 def practice_graded(event: PracticeGraded) -> Reply:
@@ -254,13 +303,18 @@ def practice_graded(event: PracticeGraded) -> Reply:
 
 
 def hint_shown(event: HintShown) -> Reply:
-    return Reply(title=t("drill.hint", event.lang) + f" · {event.question.id}",
-                 blocks=(Block(None, (event.question.hint.get(event.lang),)),), lang=event.lang, ephemeral=True)
+    return Reply(
+        title=t("drill.hint", event.lang) + f" · {event.question.id}",
+        blocks=(Block(None, (event.question.hint.get(event.lang),)),),
+        lang=event.lang,
+        ephemeral=True,
+    )
 
 
 def round_open(event: RoundOpen) -> Reply:
-    text = t("round.already_open", event.lang, qid=event.question.id, left=format_duration(event.seconds_left,
-                                                                                            event.lang))
+    text = t(
+        "round.already_open", event.lang, qid=event.question.id, left=format_duration(event.seconds_left, event.lang)
+    )
     return Reply(blocks=(Block(None, (text,)),), lang=event.lang, ephemeral=True)
 
 
@@ -270,8 +324,12 @@ def round_reveal(event: RoundReveal) -> Reply:
     if event.summary:
         best = f"{event.best.name} ({event.best.score})" if event.best else "—"
         text = t("round.summary", lang, qid=q.id, count=len(event.results), best=best)
-        return Reply(blocks=(Block(None, (UserText(text),)),), lang=lang, kind="reveal",
-                     tags={"round": str(event.round_id), "summary": "1"})
+        return Reply(
+            blocks=(Block(None, (UserText(text),)),),
+            lang=lang,
+            kind="reveal",
+            tags={"round": str(event.round_id), "summary": "1"},
+        )
     title = t("round.skipped_title" if event.skipped else "round.reveal_title", lang, qid=q.id)
     blocks = [Block(q.text.get(lang), ()), Block(t("drill.reference", lang), (q.answer.get(lang),))]
     if not event.skipped:
@@ -282,8 +340,13 @@ def round_reveal(event: RoundReveal) -> Reply:
             names = {kp.id: kp.text.get(lang) for kp in q.key_points}
             for n, r in enumerate(event.results, start=1):
                 who = t("round.anonymous", lang) + f" #{n}" if event.mode == "anonymous" else r.name
-                lines.append(UserText(f"{who}: {r.score} ({r.points} pts)" if lang == "en" else
-                                      f"{who}：{r.score} 分（积 {r.points}）"))
+                lines.append(
+                    UserText(
+                        f"{who}: {r.score} ({r.points} pts)"
+                        if lang == "en"
+                        else f"{who}：{r.score} 分（积 {r.points}）"
+                    )
+                )
                 if r.covered:
                     lines.append("   ✓ " + "; ".join(names.get(k, k) for k in r.covered))
                 if r.missed:
@@ -295,8 +358,16 @@ def round_reveal(event: RoundReveal) -> Reply:
             if event.best:
                 extra.append(UserText(t("round.best", lang, name=_who(event, event.best), score=event.best.score)))
             if event.fastest:
-                extra.append(UserText(t("round.fastest", lang, name=_who(event, event.fastest),
-                                        time=format_duration(event.fastest.seconds, lang))))
+                extra.append(
+                    UserText(
+                        t(
+                            "round.fastest",
+                            lang,
+                            name=_who(event, event.fastest),
+                            time=format_duration(event.fastest.seconds, lang),
+                        )
+                    )
+                )
             blocks.append(Block(None, tuple(extra)))
         if event.top:
             blocks.append(Block(t("round.top", lang), tuple(UserText(_board_line(b, lang)) for b in event.top)))
@@ -304,8 +375,14 @@ def round_reveal(event: RoundReveal) -> Reply:
     if event.follow_up:
         blocks.append(Block(None, (t("round.follow_up_offer", lang, qid=event.follow_up),)))
         buttons = (Button(("追问 " if lang == "zh" else "Follow-up ") + event.follow_up, f"ask {event.follow_up}"),)
-    return Reply(title=title, blocks=tuple(blocks), buttons=buttons, lang=lang, kind="reveal",
-                 tags={"round": str(event.round_id), "qid": q.id})
+    return Reply(
+        title=title,
+        blocks=tuple(blocks),
+        buttons=buttons,
+        lang=lang,
+        kind="reveal",
+        tags={"round": str(event.round_id), "qid": q.id},
+    )
 
 
 def _who(event: RoundReveal, line: object) -> str:
@@ -317,32 +394,56 @@ def _who(event: RoundReveal, line: object) -> str:
 def _board_line(line: object, lang: str) -> str:
     streak = getattr(line, "streak", 0)
     mark = f" 🔥{streak}" if streak >= 2 else ""
-    return t("board.line", lang, rank=getattr(line, "rank", 0), name=getattr(line, "name", "?"),
-             points=getattr(line, "points", 0), rounds=getattr(line, "rounds", 0), streak=mark)
+    return t(
+        "board.line",
+        lang,
+        rank=getattr(line, "rank", 0),
+        name=getattr(line, "name", "?"),
+        points=getattr(line, "points", 0),
+        rounds=getattr(line, "rounds", 0),
+        streak=mark,
+    )
 
 
 def leaderboard(board: Leaderboard) -> Reply:
     lang = board.lang
     title = t("board.title", lang, period=t(f"period.{board.period}", lang), scope=t(f"scope.{board.scope}", lang))
     lines: tuple[str | UserText, ...] = tuple(UserText(_board_line(b, lang)) for b in board.lines) or (
-        t("board.empty", lang),)
-    you = (t("board.you", lang, rank=board.caller.rank, points=board.caller.points) if board.caller else
-           t("board.you_none", lang))
+        t("board.empty", lang),
+    )
+    you = (
+        t("board.you", lang, rank=board.caller.rank, points=board.caller.points)
+        if board.caller
+        else t("board.you_none", lang)
+    )
     return Reply(title=title, blocks=(Block(None, lines), Block(None, (you,))), lang=lang, kind="leaderboard")
 
 
 def stats_view(stats: Stats) -> Reply:
     lang = stats.lang
-    lines = [t("stats.body", lang, rounds=stats.rounds, average=stats.average, current=stats.current_streak,
-               longest=stats.longest_streak)]
+    lines = [
+        t(
+            "stats.body",
+            lang,
+            rounds=stats.rounds,
+            average=stats.average,
+            current=stats.current_streak,
+            longest=stats.longest_streak,
+        )
+    ]
     if stats.scheduled_longest or stats.scheduled_streak:
         lines.append(t("stats.scheduled", lang, current=stats.scheduled_streak, longest=stats.scheduled_longest))
     if stats.best_tags:
         lines.append(t("stats.best", lang, tags=", ".join(stats.best_tags)))
     if stats.weakest_tags:
         lines.append(t("stats.weakest", lang, tags=", ".join(stats.weakest_tags)))
-    return Reply(title=UserText(t("stats.title", lang, name=stats.name)).text, blocks=(Block(None, tuple(lines)),),
-                 lang=lang, kind="stats", ephemeral=True)
+    return Reply(
+        title=UserText(t("stats.title", lang, name=stats.name)).text,
+        blocks=(Block(None, tuple(lines)),),
+        lang=lang,
+        kind="stats",
+        ephemeral=True,
+    )
 
 
 def settings_view(conv: ConversationRow) -> Reply:
@@ -359,18 +460,20 @@ def settings_view(conv: ConversationRow) -> Reply:
     return Reply(title=t("settings.title", lang), fields=fields, lang=lang, kind="settings")
 
 
-_RENDERERS.update({
-    RoundQuestion: round_question,
-    RoundReminder: round_reminder,
-    AnswerRecorded: answer_recorded,
-    PracticeGraded: practice_graded,
-    HintShown: hint_shown,
-    RoundOpen: round_open,
-    RoundReveal: round_reveal,
-    Leaderboard: leaderboard,
-    Stats: stats_view,
-    ConversationRow: settings_view,
-})
+_RENDERERS.update(
+    {
+        RoundQuestion: round_question,
+        RoundReminder: round_reminder,
+        AnswerRecorded: answer_recorded,
+        PracticeGraded: practice_graded,
+        HintShown: hint_shown,
+        RoundOpen: round_open,
+        RoundReveal: round_reveal,
+        Leaderboard: leaderboard,
+        Stats: stats_view,
+        ConversationRow: settings_view,
+    }
+)
 
 
 # -- schedules --------------------------------------------------------------------------------------
@@ -403,8 +506,11 @@ def schedule_view(info: ScheduleInfo) -> Reply:
         reveal = t("schedule.reveal_at_value", lang, at=info.reveal_at)
     else:
         reveal = t("schedule.reveal_after_value", lang, duration=_span(info.reveal_after_minutes or 0))
-    remind = (t("schedule.remind_value", lang, duration=_span(info.remind_before_minutes))
-              if info.remind_before_minutes else t("schedule.remind_default", lang))
+    remind = (
+        t("schedule.remind_value", lang, duration=_span(info.remind_before_minutes))
+        if info.remind_before_minutes
+        else t("schedule.remind_default", lang)
+    )
     fields = (
         Field(t("schedule.when", lang), when),
         Field(t("schedule.next", lang), upcoming),
@@ -415,8 +521,14 @@ def schedule_view(info: ScheduleInfo) -> Reply:
         Field(t("schedule.state", lang), t(f"schedule.state_{info.state}", lang)),
     )
     blocks = (Block(None, (t(f"schedule.{info.change}", lang),)),) if info.change != "show" else ()
-    return Reply(title=t("schedule.title", lang), blocks=blocks, fields=fields, lang=lang, kind="settings",
-                 ephemeral=info.change == "show")
+    return Reply(
+        title=t("schedule.title", lang),
+        blocks=blocks,
+        fields=fields,
+        lang=lang,
+        kind="settings",
+        ephemeral=info.change == "show",
+    )
 
 
 _RENDERERS[ScheduleInfo] = schedule_view

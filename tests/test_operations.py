@@ -37,8 +37,16 @@ def free_port() -> int:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def _subcommands() -> set[str]:
@@ -48,14 +56,17 @@ def _subcommands() -> set[str]:
 
 
 def test_compose_and_dockerfile_match_the_settings() -> None:
-    """The compose command is a real subcommand; every variable passed is read by the settings; the DB is on the volume."""
+    """Compose runs a real subcommand, passes only variables the settings read, and keeps the DB on the volume."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     bot = compose["services"]["bot"]
     assert bot["command"][0] in _subcommands() and bot["command"][0] == "run"
     assert bot["restart"] in ("unless-stopped", "always")
     passed = set(bot["environment"])
-    example = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
-               if line and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     docker_env = set(re.findall(r"\b(INTERVIEW_BOT_[A-Z_]+|DISCORD_[A-Z_]+|SLACK_[A-Z_]+)=", dockerfile))
     for var in passed | example | docker_env:
@@ -73,10 +84,21 @@ def test_compose_and_dockerfile_match_the_settings() -> None:
 def test_run_without_credentials_reports_health_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`run` says what it skipped and why, serves /healthz and /metrics, and exits on SIGTERM within 10 s."""
     port = free_port()
-    env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "db.sqlite3"), "DISCORD_TOKEN": "", "SLACK_BOT_TOKEN": "",
-           "SLACK_APP_TOKEN": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--admin-port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "INTERVIEW_BOT_DB": str(tmp_path / "db.sqlite3"),
+        "DISCORD_TOKEN": "",
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_APP_TOKEN": "",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--admin-port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline() if proc.stdout else ""
         assert "interview-bot running" in first
@@ -88,8 +110,13 @@ def test_run_without_credentials_reports_health_metrics_and_stops_on_sigterm(tmp
         assert resp.status == 200 and health["db"] == "ok" and health["ok"] is True
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             metrics = resp.read().decode()
-        for name in ("interview_bot_open_rounds", "interview_bot_active_drills", "interview_bot_answers_recorded",
-                     "interview_bot_grading_seconds_bucket", "interview_bot_timer_lateness_seconds"):
+        for name in (
+            "interview_bot_open_rounds",
+            "interview_bot_active_drills",
+            "interview_bot_answers_recorded",
+            "interview_bot_grading_seconds_bucket",
+            "interview_bot_timer_lateness_seconds",
+        ):
             assert name in metrics
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

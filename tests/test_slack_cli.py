@@ -179,7 +179,7 @@ async def test_runner_for_interview_bot_run(fake: FakeSlackAPI, tmp_path: Path, 
         await fake.socket.wait_for_ack(envelope_id)
         helped = await fake.wait_for("response_url")
         assert helped.args["response_type"] == "ephemeral" and "ask [ID|random]" in helped.args["text"]
-        assert await router.drain(timeout=5)
+        assert await router.drain(5)
     finally:
         await runner.stop()
         await engine.close()

@@ -27,6 +27,7 @@ from question_bank.schema import Bank, Question
 log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 4000
+ANY_SCOPE = Scope()
 ANNOUNCE_RETRY = timedelta(seconds=20)  # if a reveal is not posted by then, post it again
 EARLY_BONUS_MAX = 10
 REVEAL_MODES = ("scores", "full", "anonymous")
@@ -161,8 +162,16 @@ class RoundService:
     KIND_ANNOUNCE = "round.announce"
 
     def __init__(
-        self, *, store: Store, bank: Bank, grader: Grader, clock: Clock, timers: TimerService, notify: Notify,
-        default_minutes: float = 5.0, default_lang: str = "zh",
+        self,
+        *,
+        store: Store,
+        bank: Bank,
+        grader: Grader,
+        clock: Clock,
+        timers: TimerService,
+        notify: Notify,
+        default_minutes: float = 5.0,
+        default_lang: str = "zh",
     ) -> None:
         self._store = store
         self._bank = bank
@@ -182,8 +191,13 @@ class RoundService:
 
     async def conversation(self, where: ConversationRef) -> ConversationRow:
         return await self._store.ensure_conversation(
-            where.platform, where.workspace_id, where.channel_id, is_dm=where.is_dm, lang=self._default_lang,
-            answer_minutes=self._default_minutes, now=self._clock.now(),
+            where.platform,
+            where.workspace_id,
+            where.channel_id,
+            is_dm=where.is_dm,
+            lang=self._default_lang,
+            answer_minutes=self._default_minutes,
+            now=self._clock.now(),
         )
 
     async def _user(self, user: UserRef) -> UserRow:
@@ -198,8 +212,15 @@ class RoundService:
     # -- asking ---------------------------------------------------------------------------------
 
     async def ask(
-        self, user: UserRef | None, where: ConversationRef, *, qid: str | None = None, scope: Scope = Scope(),
-        minutes: float | None = None, parent_round_id: int | None = None, scheduled: bool = False,
+        self,
+        user: UserRef | None,
+        where: ConversationRef,
+        *,
+        qid: str | None = None,
+        scope: Scope = ANY_SCOPE,
+        minutes: float | None = None,
+        parent_round_id: int | None = None,
+        scheduled: bool = False,
     ) -> list[Outgoing]:
         """Open a round in a channel; a second one while a round is open says which and how long it has."""
         conv = await self.conversation(where)
@@ -207,8 +228,13 @@ class RoundService:
         current = await self._store.open_round(conv.id)
         if current is not None:
             left = (current.deadline_at - self._clock.now()).total_seconds()
-            raise RoundError(Notice("round.already_open", lang, {
-                "qid": current.question_id, "left": max(left, 0.0), "round": current.id}))
+            raise RoundError(
+                Notice(
+                    "round.already_open",
+                    lang,
+                    {"qid": current.question_id, "left": max(left, 0.0), "round": current.id},
+                )
+            )
         asker = await self._user(user) if user is not None else None
         new_cycle = False
         scope_key = ""
@@ -238,8 +264,15 @@ class RoundService:
             if await self._store.open_round(conv.id) is not None:
                 raise RoundError(Notice("round.already_open_race", lang))
             round_id = await self._store.create_round(
-                conn, conversation_id=conv.id, question_id=question.id, asked_by=asker.id if asker else None,
-                opened_at=now, deadline_at=deadline, parent_round_id=parent_round_id, scope=scope_key, cycle=cycle,
+                conn,
+                conversation_id=conv.id,
+                question_id=question.id,
+                asked_by=asker.id if asker else None,
+                opened_at=now,
+                deadline_at=deadline,
+                parent_round_id=parent_round_id,
+                scope=scope_key,
+                cycle=cycle,
             )
             await self._store.add_timer(conn, self.KIND_REVEAL, round_id, deadline, now)
             if conv.reminders:
@@ -247,15 +280,25 @@ class RoundService:
                 if window >= timedelta(minutes=2):
                     await self._store.add_timer(conn, self.KIND_REMIND, round_id, now + window / 2, now, {"at": "half"})
                 if window > timedelta(minutes=2):
-                    await self._store.add_timer(conn, self.KIND_REMIND, round_id, deadline - timedelta(minutes=1), now,
-                                                {"at": "minute"})
+                    await self._store.add_timer(
+                        conn, self.KIND_REMIND, round_id, deadline - timedelta(minutes=1), now, {"at": "minute"}
+                    )
         self._timers.poke()
         parent_question = None
         if parent_round_id is not None:
             parent = await self._store.get_round(parent_round_id)
             parent_question = parent.question_id if parent else None
-        event = RoundQuestion(round_id, question, deadline, minutes, lang,
-                              asker.display_name if asker else "", new_cycle, parent_question, scheduled)
+        event = RoundQuestion(
+            round_id,
+            question,
+            deadline,
+            minutes,
+            lang,
+            asker.display_name if asker else "",
+            new_cycle,
+            parent_question,
+            scheduled,
+        )
         return [Outgoing(channel(where), event)]
 
     async def on_posted(self, event: object, ref: MessageRef | None) -> None:
@@ -276,8 +319,14 @@ class RoundService:
     # -- answering ------------------------------------------------------------------------------
 
     async def answer(
-        self, user: UserRef, where: ConversationRef, text: str, *, event_id: str | None = None,
-        visible: bool = False, thread: MessageRef | None = None,
+        self,
+        user: UserRef,
+        where: ConversationRef,
+        text: str,
+        *,
+        event_id: str | None = None,
+        visible: bool = False,
+        thread: MessageRef | None = None,
     ) -> list[Outgoing]:
         """Record a reply to the open round (or practice after the reveal) and tell the person privately."""
         conv = await self.conversation(where)
@@ -305,8 +354,16 @@ class RoundService:
         grade = self._grader.grade(question, text)
         practice = target.state != "open" or now > target.deadline_at
         answer_id = await self._store.add_answer_now(
-            user_id=person.id, text=text, now=now, round_id=target.id, practice=practice, visible=visible,
-            event_id=event_id, score=grade.score, grade=grade.to_json(), late=practice,
+            user_id=person.id,
+            text=text,
+            now=now,
+            round_id=target.id,
+            practice=practice,
+            visible=visible,
+            event_id=event_id,
+            score=grade.score,
+            grade=grade.to_json(),
+            late=practice,
         )
         if answer_id is None:
             return []  # the platform delivered the same event again (unique event id)
@@ -414,7 +471,10 @@ class RoundService:
                 window = (current.deadline_at - current.opened_at).total_seconds() / 60
                 await self.ask(
                     UserRef(asker.platform, asker.platform_user_id, asker.display_name) if asker else None,
-                    self._where(conv), qid=follow, parent_round_id=current.id, minutes=window,
+                    self._where(conv),
+                    qid=follow,
+                    parent_round_id=current.id,
+                    minutes=window,
                 )
             except RoundError as exc:
                 log.warning("follow-up not opened round=%s reason=%s", current.id, exc.notice.key)
@@ -428,11 +488,18 @@ class RoundService:
         results: list[ResultLine] = []
         if current.state == "revealed":
             for user_id, name, score, points, submitted, text, grade in await self._store.round_results_for(current.id):
-                results.append(ResultLine(
-                    user_id, name, score, points, (submitted - current.opened_at).total_seconds(),
-                    tuple(grade.get("covered", [])) + tuple(grade.get("partial", [])),
-                    tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", [])), text,
-                ))
+                results.append(
+                    ResultLine(
+                        user_id,
+                        name,
+                        score,
+                        points,
+                        (submitted - current.opened_at).total_seconds(),
+                        tuple(grade.get("covered", [])) + tuple(grade.get("partial", [])),
+                        tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", [])),
+                        text,
+                    )
+                )
         # In anonymous mode a names-and-points board next to the texts would undo the anonymity.
         top = [] if conv.reveal_mode == "anonymous" else await self._board(conv, "week", "channel", limit=5)
         streak_of = {line.user_id: line.streak for line in top}
@@ -441,8 +508,18 @@ class RoundService:
         decent = [r for r in results if r.score >= 50]
         fastest = min(decent, key=lambda r: r.seconds) if decent else None
         follow = question.follow_ups[0] if question.follow_ups else None
-        reveal = RoundReveal(current.id, question, tuple(results), best, fastest, tuple(top), conv.reveal_mode,
-                             conv.lang, skipped=current.state == "skipped", follow_up=follow)
+        reveal = RoundReveal(
+            current.id,
+            question,
+            tuple(results),
+            best,
+            fastest,
+            tuple(top),
+            conv.reveal_mode,
+            conv.lang,
+            skipped=current.state == "skipped",
+            follow_up=follow,
+        )
         out: list[Outgoing] = []
         if current.message_ref is not None:
             out.append(Outgoing(self._round_target(conv, current), reveal))
@@ -452,8 +529,16 @@ class RoundService:
         for child in await self._store.child_rounds(current.id):
             if child.state == "open" and child.message_ref is None:
                 minutes = (child.deadline_at - child.opened_at).total_seconds() / 60
-                event = RoundQuestion(child.id, self._question(child.question_id), child.deadline_at, minutes,
-                                      conv.lang, "", False, current.question_id)
+                event = RoundQuestion(
+                    child.id,
+                    self._question(child.question_id),
+                    child.deadline_at,
+                    minutes,
+                    conv.lang,
+                    "",
+                    False,
+                    current.question_id,
+                )
                 out.append(Outgoing(channel(self._where(conv)), event))
         return out
 
@@ -495,14 +580,21 @@ class RoundService:
             elapsed = (a.submitted_at - current.opened_at).total_seconds()
             bonus = round(EARLY_BONUS_MAX * max(0.0, 1 - elapsed / window) * score / 100)
             await self._store.add_round_result(
-                conn, round_id=current.id, user_id=user_id, answer_id=a.id, score=score,  # type: ignore[arg-type]
-                points=score + bonus, submitted_at=a.submitted_at, closed_at=now,
+                conn,
+                round_id=current.id,
+                user_id=user_id,
+                answer_id=a.id,
+                score=score,  # type: ignore[arg-type]
+                points=score + bonus,
+                submitted_at=a.submitted_at,
+                closed_at=now,
             )
 
     # -- leaderboards and stats -----------------------------------------------------------------
 
-    async def leaderboard(self, user: UserRef, where: ConversationRef, period: str = "week",
-                          scope: str = "channel") -> Leaderboard:
+    async def leaderboard(
+        self, user: UserRef, where: ConversationRef, period: str = "week", scope: str = "channel"
+    ) -> Leaderboard:
         conv = await self.conversation(where)
         lines = await self._board(conv, period, scope, limit=None)
         person = await self._store.find_user(user.platform, user.user_id)
@@ -512,8 +604,11 @@ class RoundService:
     async def _board(self, conv: ConversationRow, period: str, scope: str, limit: int | None) -> list[BoardLine]:
         tz = zone(conv.timezone)
         since = period_start(self._clock.now(), tz, period)
-        ids = [conv.id] if scope == "channel" else await self._store.workspace_conversations(conv.platform,
-                                                                                                conv.workspace_id)
+        ids = (
+            [conv.id]
+            if scope == "channel"
+            else await self._store.workspace_conversations(conv.platform, conv.workspace_id)
+        )
         rows = await self._store.leaderboard(conversation_ids=ids or [conv.id], since=since)
         lines = []
         for rank, (user_id, name, points, rounds, _first) in enumerate(rows, start=1):
@@ -522,8 +617,9 @@ class RoundService:
             lines.append(BoardLine(rank, user_id, name, points, rounds, current))
         override = await self.board_streaks(conv.id, [b.user_id for b in lines]) if self.board_streaks else None
         if override is not None:  # a channel with a daily schedule shows scheduled-day streaks instead
-            lines = [BoardLine(b.rank, b.user_id, b.name, b.points, b.rounds, override.get(b.user_id, 0))
-                     for b in lines]
+            lines = [
+                BoardLine(b.rank, b.user_id, b.name, b.points, b.rounds, override.get(b.user_id, 0)) for b in lines
+            ]
         return lines[:limit] if limit else lines
 
     async def stats(self, where: ConversationRef, target: UserRef) -> Stats:
@@ -531,8 +627,9 @@ class RoundService:
         person = await self._store.find_user(target.platform, target.user_id)
         if person is None:
             raise RoundError(Notice("stats.unknown_user", conv.lang, {"user": target.display_name or target.user_id}))
-        ids = [conv.id] if not conv.is_dm else await self._store.workspace_conversations(conv.platform,
-                                                                                            conv.workspace_id)
+        ids = (
+            [conv.id] if not conv.is_dm else await self._store.workspace_conversations(conv.platform, conv.workspace_id)
+        )
         results = await self._store.user_results(person.id, ids or [conv.id])
         tag_scores: dict[str, list[int]] = {}
         for qid, score, _at in results:
@@ -543,9 +640,16 @@ class RoundService:
         times = await self._store.user_reply_times(person.id, ids or [conv.id])
         current, longest = streaks(times, zone(conv.timezone), self._clock.now())
         average = round(sum(s for _q, s, _a in results) / len(results)) if results else 0
-        return Stats(person.display_name or target.user_id, len(results), average,
-                     tuple(t for _s, t in ranked[:2]), tuple(t for _s, t in ranked[::-1][:2]) if len(ranked) > 1 else (),
-                     current, longest, conv.lang)
+        return Stats(
+            person.display_name or target.user_id,
+            len(results),
+            average,
+            tuple(t for _s, t in ranked[:2]),
+            tuple(t for _s, t in ranked[::-1][:2]) if len(ranked) > 1 else (),
+            current,
+            longest,
+            conv.lang,
+        )
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -563,8 +667,9 @@ class RoundService:
         try:
             column, parsed = _parse_setting(key, value)
         except ValueError as exc:
-            raise RoundError(Notice("settings.bad_value", lang, {"key": key, "value": value, "valid": str(exc)},
-                                    error=True)) from None
+            raise RoundError(
+                Notice("settings.bad_value", lang, {"key": key, "value": value, "valid": str(exc)}, error=True)
+            ) from None
         return await self._store.update_conversation(conv.id, **{column: parsed})
 
 

@@ -140,22 +140,54 @@ def _conv(row: Sequence[Any]) -> ConversationRow:
 
 def _drill(row: Sequence[Any]) -> DrillRow:
     return DrillRow(
-        row[0], row[1], row[2], row[3], row[4], float(row[5]), json.loads(row[6] or "{}"), row[7], row[8],
-        from_iso(row[9]), from_iso(row[10]), _dt(row[11]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        float(row[5]),
+        json.loads(row[6] or "{}"),
+        row[7],
+        row[8],
+        from_iso(row[9]),
+        from_iso(row[10]),
+        _dt(row[11]),
     )
 
 
 def _item(row: Sequence[Any]) -> DrillItemRow:
     return DrillItemRow(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], _dt(row[7]), _dt(row[8]), _dt(row[9]),
-        bool(row[10]), row[11], row[12], _json(row[13]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        _dt(row[7]),
+        _dt(row[8]),
+        _dt(row[9]),
+        bool(row[10]),
+        row[11],
+        row[12],
+        _json(row[13]),
     )
 
 
 def _answer(row: Sequence[Any]) -> AnswerRow:
     return AnswerRow(
-        row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), bool(row[6]), bool(row[7]), bool(row[8]), row[9],
-        row[10], _json(row[11]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        from_iso(row[5]),
+        bool(row[6]),
+        bool(row[7]),
+        bool(row[8]),
+        row[9],
+        row[10],
+        _json(row[11]),
     )
 
 
@@ -229,7 +261,14 @@ class Store:
     # -- conversations -------------------------------------------------------------------------
 
     async def ensure_conversation(
-        self, platform: str, workspace_id: str, channel_id: str, *, is_dm: bool, lang: str, answer_minutes: float,
+        self,
+        platform: str,
+        workspace_id: str,
+        channel_id: str,
+        *,
+        is_dm: bool,
+        lang: str,
+        answer_minutes: float,
         now: datetime,
     ) -> ConversationRow:
         """Find or create a conversation with the given defaults for a new one."""
@@ -244,8 +283,8 @@ class Store:
             return self._cache_conv(_conv(row))
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO conversations (platform, workspace_id, channel_id, is_dm, lang, answer_minutes, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO conversations (platform, workspace_id, channel_id, is_dm, lang, answer_minutes, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (platform, workspace_id, channel_id, int(is_dm), lang, answer_minutes, to_iso(now)),
             )
         row = await self._one(
@@ -279,7 +318,12 @@ class Store:
     # -- timers --------------------------------------------------------------------------------
 
     async def add_timer(
-        self, conn: aiosqlite.Connection, kind: str, ref_id: int, due_at: datetime, now: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        kind: str,
+        ref_id: int,
+        due_at: datetime,
+        now: datetime,
         payload: dict[str, Any] | None = None,
     ) -> int:
         """Insert a timer inside the caller's transaction."""
@@ -355,11 +399,13 @@ class Store:
 
     async def active_drill_with_item(self, user_id: int) -> tuple[DrillRow, DrillItemRow | None] | None:
         """A person's active drill and the item being asked (one query: the hot path of a drill answer)."""
-        cols = ", ".join(f"d.{c.strip()}" for c in _DRILL_COLS.split(",")) + ", " + ", ".join(
-            f"i.{c.strip()}" for c in _ITEM_COLS.split(",")
+        cols = (
+            ", ".join(f"d.{c.strip()}" for c in _DRILL_COLS.split(","))
+            + ", "
+            + ", ".join(f"i.{c.strip()}" for c in _ITEM_COLS.split(","))
         )
         row = await self._one(
-            f"SELECT {cols} FROM drills d LEFT JOIN drill_items i ON i.drill_id = d.id AND i.state = 'asked' "  # noqa: S608
+            f"SELECT {cols} FROM drills d LEFT JOIN drill_items i ON i.drill_id = d.id AND i.state = 'asked' "
             "WHERE d.user_id = ? AND d.state = 'active' ORDER BY i.position LIMIT 1",
             (user_id,),
         )
@@ -400,15 +446,34 @@ class Store:
         return [_drill(r) for r in await self._all(f"SELECT {_DRILL_COLS} FROM drills WHERE state = 'active'")]
 
     async def create_drill(
-        self, conn: aiosqlite.Connection, *, user_id: int, conversation_id: int | None, lang: str, minutes: float,
-        scope: dict[str, Any], grading: str, on_timeout: str, question_ids: Sequence[str], now: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        user_id: int,
+        conversation_id: int | None,
+        lang: str,
+        minutes: float,
+        scope: dict[str, Any],
+        grading: str,
+        on_timeout: str,
+        question_ids: Sequence[str],
+        now: datetime,
     ) -> int:
         """Insert a drill and its planned items inside the caller's transaction."""
         cursor = await conn.execute(
             "INSERT INTO drills (user_id, conversation_id, state, lang, minutes, scope, grading, on_timeout, "
             "started_at, last_activity_at) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
-            (user_id, conversation_id, lang, minutes, json.dumps(scope, sort_keys=True), grading, on_timeout,
-             to_iso(now), to_iso(now)),
+            (
+                user_id,
+                conversation_id,
+                lang,
+                minutes,
+                json.dumps(scope, sort_keys=True),
+                grading,
+                on_timeout,
+                to_iso(now),
+                to_iso(now),
+            ),
         )
         drill_id = int(cursor.lastrowid or 0)
         await conn.executemany(
@@ -429,7 +494,9 @@ class Store:
         await conn.execute("UPDATE drills SET last_activity_at = ? WHERE id = ?", (to_iso(now), drill_id))
 
     async def drill_items(self, drill_id: int) -> list[DrillItemRow]:
-        rows = await self._all(f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? ORDER BY position", (drill_id,))
+        rows = await self._all(
+            f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? ORDER BY position", (drill_id,)
+        )
         return [_item(r) for r in rows]
 
     async def get_item(self, item_id: int) -> DrillItemRow | None:
@@ -452,7 +519,12 @@ class Store:
         return _item(row) if row else None
 
     async def insert_probe_item(
-        self, conn: aiosqlite.Connection, drill_id: int, parent: DrillItemRow, position: int, question_id: str,
+        self,
+        conn: aiosqlite.Connection,
+        drill_id: int,
+        parent: DrillItemRow,
+        position: int,
+        question_id: str,
         key_point: str | None,
     ) -> int:
         cursor = await conn.execute(
@@ -471,15 +543,30 @@ class Store:
         )
 
     async def close_item(
-        self, conn: aiosqlite.Connection, item_id: int, *, state: str, now: datetime, late: bool = False,
-        score: int | None = None, self_rating: str | None = None, grade: dict[str, Any] | None = None,
+        self,
+        conn: aiosqlite.Connection,
+        item_id: int,
+        *,
+        state: str,
+        now: datetime,
+        late: bool = False,
+        score: int | None = None,
+        self_rating: str | None = None,
+        grade: dict[str, Any] | None = None,
     ) -> bool:
         """Close an asked item; False if it was already closed (a timer and a reply racing)."""
         cursor = await conn.execute(
             "UPDATE drill_items SET state = ?, answered_at = ?, late = ?, score = ?, self_rating = ?, grade_json = ? "
             "WHERE id = ? AND state = 'asked'",
-            (state, to_iso(now), int(late), score, self_rating, json.dumps(grade, sort_keys=True) if grade else None,
-             item_id),
+            (
+                state,
+                to_iso(now),
+                int(late),
+                score,
+                self_rating,
+                json.dumps(grade, sort_keys=True) if grade else None,
+                item_id,
+            ),
         )
         return cursor.rowcount == 1
 
@@ -494,16 +581,38 @@ class Store:
     # -- answers -------------------------------------------------------------------------------
 
     async def add_answer(
-        self, conn: aiosqlite.Connection, *, user_id: int, text: str, now: datetime, round_id: int | None = None,
-        drill_item_id: int | None = None, late: bool = False, practice: bool = False, visible: bool = False,
-        event_id: str | None = None, score: int | None = None, grade: dict[str, Any] | None = None,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        user_id: int,
+        text: str,
+        now: datetime,
+        round_id: int | None = None,
+        drill_item_id: int | None = None,
+        late: bool = False,
+        practice: bool = False,
+        visible: bool = False,
+        event_id: str | None = None,
+        score: int | None = None,
+        grade: dict[str, Any] | None = None,
     ) -> int | None:
         """Record a submission; None when the same platform event was already recorded."""
         cursor = await conn.execute(
             "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
             "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-            (round_id, drill_item_id, user_id, text, to_iso(now), int(late), int(practice), int(visible), event_id,
-             score, json.dumps(grade, sort_keys=True) if grade else None),
+            (
+                round_id,
+                drill_item_id,
+                user_id,
+                text,
+                to_iso(now),
+                int(late),
+                int(practice),
+                int(visible),
+                event_id,
+                score,
+                json.dumps(grade, sort_keys=True) if grade else None,
+            ),
         )
         return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
 
@@ -538,13 +647,21 @@ class Store:
         return (row[0], from_iso(row[1])) if row else None
 
     async def save_card(
-        self, conn: aiosqlite.Connection, *, user_id: int, question_id: str, card_json: str, due_at: datetime,
-        reviewed_at: datetime, score: int | None,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        user_id: int,
+        question_id: str,
+        card_json: str,
+        due_at: datetime,
+        reviewed_at: datetime,
+        score: int | None,
     ) -> None:
         await conn.execute(
             "INSERT INTO review_cards (user_id, question_id, card_json, due_at, last_review_at, last_score, reviews) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET card_json = excluded.card_json, "
-            "due_at = excluded.due_at, last_review_at = excluded.last_review_at, last_score = excluded.last_score, "
+            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET "
+            "card_json = excluded.card_json, due_at = excluded.due_at, last_review_at = excluded.last_review_at, "
+            "last_score = excluded.last_score, "
             "reviews = review_cards.reviews + 1",
             (user_id, question_id, card_json, to_iso(due_at), to_iso(reviewed_at), score),
         )
@@ -606,14 +723,31 @@ class Store:
         return _round(row) if row else None
 
     async def create_round(
-        self, conn: aiosqlite.Connection, *, conversation_id: int, question_id: str, asked_by: int | None,
-        opened_at: datetime, deadline_at: datetime, parent_round_id: int | None, scope: str, cycle: int,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        conversation_id: int,
+        question_id: str,
+        asked_by: int | None,
+        opened_at: datetime,
+        deadline_at: datetime,
+        parent_round_id: int | None,
+        scope: str,
+        cycle: int,
     ) -> int:
         cursor = await conn.execute(
             "INSERT INTO rounds (conversation_id, question_id, state, asked_by, opened_at, deadline_at, "
             "parent_round_id, scope, cycle) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-            (conversation_id, question_id, asked_by, to_iso(opened_at), to_iso(deadline_at), parent_round_id, scope,
-             cycle),
+            (
+                conversation_id,
+                question_id,
+                asked_by,
+                to_iso(opened_at),
+                to_iso(deadline_at),
+                parent_round_id,
+                scope,
+                cycle,
+            ),
         )
         return int(cursor.lastrowid or 0)
 
@@ -634,8 +768,9 @@ class Store:
     async def mark_announced(self, round_id: int, now: datetime) -> None:
         """The reveal was posted: stop the announce safety-net timer."""
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE rounds SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
-                               (to_iso(now), round_id))
+            await conn.execute(
+                "UPDATE rounds SET announced_at = ? WHERE id = ? AND announced_at IS NULL", (to_iso(now), round_id)
+            )
             await conn.execute("DELETE FROM timers WHERE kind = 'round.announce' AND ref_id = ?", (round_id,))
 
     async def round_results_for(self, round_id: int) -> list[tuple[int, str, int, int, datetime, str, dict[str, Any]]]:
@@ -680,8 +815,16 @@ class Store:
         return int(row[0])
 
     async def add_round_result(
-        self, conn: aiosqlite.Connection, *, round_id: int, user_id: int, answer_id: int, score: int, points: int,
-        submitted_at: datetime, closed_at: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        round_id: int,
+        user_id: int,
+        answer_id: int,
+        score: int,
+        points: int,
+        submitted_at: datetime,
+        closed_at: datetime,
     ) -> None:
         await conn.execute(
             "INSERT INTO round_results (round_id, user_id, answer_id, score, points, submitted_at, closed_at) "
@@ -690,7 +833,11 @@ class Store:
         )
 
     async def leaderboard(
-        self, *, conversation_ids: Sequence[int], since: datetime | None, until: datetime | None = None,
+        self,
+        *,
+        conversation_ids: Sequence[int],
+        since: datetime | None,
+        until: datetime | None = None,
     ) -> list[tuple[int, str, int, int, datetime]]:
         """(user id, display name, total points, rounds, earliest reply) ranked; ties go to the earlier reply."""
         marks = ",".join("?" for _ in conversation_ids)
@@ -705,7 +852,8 @@ class Store:
 
     async def workspace_conversations(self, platform: str, workspace_id: str) -> list[int]:
         rows = await self._all(
-            "SELECT id FROM conversations WHERE platform = ? AND workspace_id = ? AND is_dm = 0", (platform, workspace_id)
+            "SELECT id FROM conversations WHERE platform = ? AND workspace_id = ? AND is_dm = 0",
+            (platform, workspace_id),
         )
         return [r[0] for r in rows]
 
@@ -759,8 +907,19 @@ _ROUND_COLS = (
 def _round(row: Sequence[Any]) -> RoundRow:
     ref = tuple(json.loads(row[11])) if row[11] else None
     return RoundRow(
-        row[0], row[1], row[2], row[3], row[4], from_iso(row[5]), from_iso(row[6]), _dt(row[7]), row[8], row[9],
-        row[10], ref, _dt(row[12]),  # type: ignore[arg-type]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        from_iso(row[5]),
+        from_iso(row[6]),
+        _dt(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        ref,
+        _dt(row[12]),  # type: ignore[arg-type]
     )
 
 
@@ -797,9 +956,17 @@ class PersonData:
         )
         return {
             "answers": [
-                {"id": r[0], "submitted_at": r[1], "text": r[2], "score": r[3], "late": bool(r[4]),
-                 "practice": bool(r[5]), "question_id": r[6] or r[7], "kind": "round" if r[6] else "drill",
-                 "channel": f"{r[8]}:{r[9]}" if r[8] else None}
+                {
+                    "id": r[0],
+                    "submitted_at": r[1],
+                    "text": r[2],
+                    "score": r[3],
+                    "late": bool(r[4]),
+                    "practice": bool(r[5]),
+                    "question_id": r[6] or r[7],
+                    "kind": "round" if r[6] else "drill",
+                    "channel": f"{r[8]}:{r[9]}" if r[8] else None,
+                }
                 for r in answers
             ],
             "round_results": [
@@ -807,8 +974,16 @@ class PersonData:
                 for r in results
             ],
             "drill_items": [
-                {"drill_id": r[0], "drill_state": r[1], "started_at": r[2], "finished_at": r[3], "question_id": r[4],
-                 "state": r[5], "score": r[6], "self_rating": r[7]}
+                {
+                    "drill_id": r[0],
+                    "drill_state": r[1],
+                    "started_at": r[2],
+                    "finished_at": r[3],
+                    "question_id": r[4],
+                    "state": r[5],
+                    "score": r[6],
+                    "self_rating": r[7],
+                }
                 for r in drills
             ],
             "reviews": [
@@ -873,14 +1048,36 @@ _SCHEDULE_COLS = (
     "id, conversation_id, days, at, timezone, section, tag, rising, reveal_after_minutes, reveal_at, "
     "remind_before_minutes, state, next_fire_at, last_posted_date, created_by"
 )
-_SCHEDULE_SETTINGS = ("days", "at", "timezone", "section", "tag", "rising", "reveal_after_minutes", "reveal_at",
-                      "remind_before_minutes")
+_SCHEDULE_SETTINGS = (
+    "days",
+    "at",
+    "timezone",
+    "section",
+    "tag",
+    "rising",
+    "reveal_after_minutes",
+    "reveal_at",
+    "remind_before_minutes",
+)
 
 
 def _schedule(row: Sequence[Any]) -> ScheduleRow:
     return ScheduleRow(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8], row[9], row[10], row[11],
-        _dt(row[12]), row[13], row[14],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        bool(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        _dt(row[12]),
+        row[13],
+        row[14],
     )
 
 
@@ -905,7 +1102,12 @@ class ScheduleQueries:
         return row is not None
 
     async def upsert(
-        self, conn: aiosqlite.Connection, *, conversation_id: int, settings: dict[str, Any], created_by: int | None,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        conversation_id: int,
+        settings: dict[str, Any],
+        created_by: int | None,
         now: datetime,
     ) -> int:
         """Create the channel's schedule or replace its settings (keeping the last posted date); active again."""
@@ -926,7 +1128,13 @@ class ScheduleQueries:
         return int(row[0])
 
     async def set_state(
-        self, conn: aiosqlite.Connection, schedule_id: int, *, state: str, next_fire_at: datetime | None, now: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        schedule_id: int,
+        *,
+        state: str,
+        next_fire_at: datetime | None,
+        now: datetime,
     ) -> None:
         await conn.execute(
             "UPDATE schedules SET state = ?, next_fire_at = ?, updated_at = ? WHERE id = ?",
@@ -934,7 +1142,12 @@ class ScheduleQueries:
         )
 
     async def set_next(
-        self, conn: aiosqlite.Connection, schedule_id: int, next_fire_at: datetime, *, posted_date: str | None = None,
+        self,
+        conn: aiosqlite.Connection,
+        schedule_id: int,
+        next_fire_at: datetime,
+        *,
+        posted_date: str | None = None,
     ) -> None:
         """Store the next fire time, and with `posted_date` claim that local day as posted."""
         if posted_date is None:
@@ -951,7 +1164,12 @@ class ScheduleQueries:
         await conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
 
     async def add_scheduled_round(
-        self, conn: aiosqlite.Connection, *, round_id: int, conversation_id: int, local_date: str,
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        round_id: int,
+        conversation_id: int,
+        local_date: str,
     ) -> None:
         await conn.execute(
             "INSERT INTO scheduled_rounds (round_id, conversation_id, local_date) VALUES (?, ?, ?) "
