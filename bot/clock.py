@@ -40,8 +40,10 @@ class SystemClock:
         if wake is None:
             await asyncio.sleep(delay)
             return False
+        # asyncio.timeout, not wait_for: on 3.11 a wait_for being cancelled can hang until its timeout.
         try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
         except TimeoutError:
             return False
         return True

@@ -142,14 +142,14 @@ def _match_latin(part: Part, sent: Sentence) -> tuple[float, int, int] | None:
     if len(present) == m:
         lo, hi = _min_window(present)
         if hi - lo + 1 <= n + 3:
-            return STRONG, sent.words[lo][1], sent.words[hi][2]
+            return STRONG, sent.spans[lo][0], sent.spans[hi][1]
         if hi - lo + 1 <= n + 6 and m >= 2:
-            return PARTIAL, sent.words[lo][1], sent.words[hi][2]
+            return PARTIAL, sent.spans[lo][0], sent.spans[hi][1]
         return None
     if m >= 3 and len(present) >= max(2, math.ceil(0.6 * m)):
         lo, hi = _min_window(present)
         if hi - lo + 1 <= n + 4:
-            return PARTIAL, sent.words[lo][1], sent.words[hi][2]
+            return PARTIAL, sent.spans[lo][0], sent.spans[hi][1]
     return None
 
 
@@ -230,7 +230,7 @@ class ReplyIndex:
         self.offsets = offs
         stems: dict[str, list[int]] = {}
         for i, s in enumerate(sentences):
-            for w in {w for w, _, _ in s.words}:
+            for w in set(s.stems):
                 stems.setdefault(w, []).append(i)
         self.stems = stems
         chars = set(self.text)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 
 from bot.grading import _lexicon as lex
-from bot.grading._signals import is_bare_term
 from bot.grading._text import CJK_RUN_RE, UNIT_RE, WORD_RE
 
 _CLAUSE_PUNCT = r"[,:()、\[\]{}<>=]"
+_BIGRAM_RE = re.compile(f"(?=([{lex.CJK}]{{2}}))")
 # A leading lookahead on the possible first characters lets the regex engine skip most positions fast.
 _BOUNDARY_RE = re.compile(
     f"(?=[,:()、\\[\\]{{}}<>=而但然不可反却bhwatyriu])(?:{_CLAUSE_PUNCT}|{lex.ZH_CONTRAST}|{lex.EN_CONTRAST})"
@@ -71,30 +71,38 @@ class Sentence:
     """A normalised, de-duplicated sentence of a reply; `text` has copied question spans replaced by '|'."""
 
     __slots__ = (
-        "_bare", "_bounds", "_clause_feats", "_cues", "_pos", "_present", "bigrams", "listed", "raw", "text", "words"
+        "_bare", "_bounds", "_clause_feats", "_cues", "_pos", "_present", "_spans",
+        "bare_keys", "bigrams", "listed", "raw", "stems", "text",
     )
 
     def __init__(self, raw: str, text: str, canon: Callable[[str], str]) -> None:
         self.raw = raw
         self.text = text
         self.listed = False  # set by the grader: the sentence strings bare terms together
-        self.words: list[tuple[str, int, int]] = [
-            (canon(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)
-        ]
-        self.bigrams: list[str] = [run[i : i + 2] for run in CJK_RUN_RE.findall(text) for i in range(len(run) - 1)]
+        self.stems: list[str] = [canon(w) for w in WORD_RE.findall(text)]
+        self.bigrams: list[str] = _BIGRAM_RE.findall(text)
+        self._spans: list[tuple[int, int]] | None = None
         self._pos: dict[str, list[int]] | None = None
         self._bounds: list[int] | None = None
         self._cues: list[tuple[int, int]] | None = None
         self._clause_feats: list[tuple[int, int, frozenset[str]]] | None = None
-        self._bare: list[tuple[int, int]] | None = None
+        self._bare: list[int] | None = None  # item start offsets
+        self.bare_keys: frozenset[str] = frozenset()  # set by the grader from the reply's shape
         self._present: set[str] | None = None
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """Character spans of the words, aligned with `stems`."""
+        if self._spans is None:
+            self._spans = [m.span() for m in WORD_RE.finditer(self.text)]
+        return self._spans
 
     @property
     def present(self) -> set[str]:
         """Characters, raw words, word stems and CJK bigrams of the sentence (for quick rejection)."""
         if self._present is None:
             self._present = (
-                set(self.text) | set(self.bigrams) | {w for w, _, _ in self.words} | set(WORD_RE.findall(self.text))
+                set(self.text) | set(self.bigrams) | set(self.stems) | set(WORD_RE.findall(self.text))
             )
         return self._present
 
@@ -103,7 +111,7 @@ class Sentence:
         """Word stem -> indices into `words`."""
         if self._pos is None:
             pos: dict[str, list[int]] = {}
-            for i, (w, _, _) in enumerate(self.words):
+            for i, w in enumerate(self.stems):
                 pos.setdefault(w, []).append(i)
             self._pos = pos
         return self._pos
@@ -136,10 +144,17 @@ class Sentence:
 
     def in_bare_item(self, start: int, end: int) -> bool:
         """Whether [start, end) lies in a bare list item of a sentence that strings three or more bare
-        terms together ("涉及方差、softmax饱和、梯度消失、均值为0这些方面")."""
+        terms together ("涉及方差、softmax饱和、梯度消失、均值为0这些方面"); `bare_keys` comes from the shape."""
+        if not self.bare_keys:
+            return False
         if self._bare is None:
-            self._bare = bare_items(self.text)
-        return any(lo <= start and end <= hi for lo, hi in self._bare)
+            self._bare = [0, *(m.end() for m in _ITEM_SEP_RE.finditer(self.text))]
+        text = self.text
+        i = bisect_right(self._bare, start) - 1
+        lo = self._bare[i]
+        m = _ITEM_SEP_RE.search(text, lo)
+        hi = m.start() if m else len(text)
+        return end <= hi and "".join(text[lo:hi].split()) in self.bare_keys
 
     def clause_of(self, offset: int) -> tuple[int, int]:
         """The clause (start, end) containing `offset`."""
@@ -157,7 +172,7 @@ class Sentence:
                 if hi <= lo:
                     continue
                 grams = {r[j : j + 2] for r in CJK_RUN_RE.findall(text, lo, hi) for j in range(len(r) - 1)}
-                grams.update(w for w, s, _ in self.words if lo <= s < hi)
+                grams.update(w for w, (s, _) in zip(self.stems, self.spans, strict=True) if lo <= s < hi)
                 clauses.append((lo, hi, frozenset(grams)))
             self._clause_feats = clauses
         return self._clause_feats
@@ -218,22 +233,6 @@ class Sentence:
 _ITEM_SEP_RE = re.compile(r"[,、/|:+·•()\[\]&*=]")
 
 
-def bare_items(text: str) -> list[tuple[int, int]]:
-    """Spans of bare items (no function word, at most four word equivalents) when there are three or more."""
-    seps = list(_ITEM_SEP_RE.finditer(text))
-    if len(seps) < 2:
-        return []  # fewer than three items
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in [*seps, None]:
-        end = m.start() if m else len(text)
-        item = text[start:end]
-        if item.strip() and is_bare_term(item):
-            spans.append((start, end))
-        start = m.end() if m else end
-    return spans if len(spans) >= 3 else []
-
-
 def has_cue(text: str) -> bool:
     """Whether a phrase carries its own negation (an alias like '无需归一化')."""
     return _CUE_RE.search(text) is not None
@@ -244,7 +243,7 @@ def tfidf_features(sentences: Iterable[Sentence], stop: frozenset[str]) -> list[
     feats: list[str] = []
     for s in sentences:
         feats.extend(s.bigrams)
-        content = [w for w, _, _ in s.words if w not in stop]
+        content = [w for w in s.stems if w not in stop]
         feats.extend(content)
         feats.extend([f"{a} {b}" for a, b in pairwise(content)])
     return feats

@@ -32,6 +32,7 @@ class Shape:
     items: int
     bare_units: int
     listed: tuple[bool, ...]  # per sentence: is it a list of bare terms?
+    bare_keys: tuple[frozenset[str], ...]  # per sentence: its bare items (spaces removed) when it has three or more
     listed_share: float  # share of units in listed sentences
 
     @property
@@ -63,17 +64,6 @@ def _is_formula(item: str, units: list[str]) -> bool:
     return bool(_FORMULA.search(item)) or (len(units) <= 3 and all(_SYMBOL.fullmatch(x) for x in units))
 
 
-def is_bare_term(item: str) -> bool:
-    """A short piece with no function word that is not a symbol or formula ('梯度消失', 'softmax saturation')."""
-    if len(item) > 8 and not _LATIN.search(item):
-        return False  # more than four word equivalents of CJK text
-    units = _UNIT_RE.findall(item)
-    if not units or _is_formula(item, units):
-        return False
-    cjk = _cjk_count(item)
-    return len(units) - cjk / 2 <= 4 and _function_count(item, cjk, len(units)) == 0
-
-
 def shape(sentences: Sequence[str]) -> Shape:
     """Measure normalised sentences (spaces between CJK terms already turned into '、').
 
@@ -84,6 +74,7 @@ def shape(sentences: Sequence[str]) -> Shape:
     items = 0
     bare_units = 0
     listed: list[bool] = []
+    bare_keys: list[frozenset[str]] = []
     seen: set[str] = set()
     listed_units = 0
     whole = "\n".join(sentences)
@@ -99,8 +90,10 @@ def shape(sentences: Sequence[str]) -> Shape:
             items += len(chunks)
             fast_units += len(_UNIT_RE.findall(sent))
             listed.append(False)
+            bare_keys.append(frozenset())
             continue
         s_units = s_items = s_bare = run = longest = 0
+        s_keys: set[str] = set()
         for chunk in chunks:
             if len(chunk) > 8 and not _LATIN.search(chunk):
                 # more than four word equivalents of CJK text: an item, but never a bare one
@@ -134,6 +127,8 @@ def shape(sentences: Sequence[str]) -> Shape:
                 key = item.strip()
                 if key in seen or (w <= 4 and ifn == 0):
                     s_bare += ni
+                    if len(pieces) == 1:
+                        s_keys.add("".join(key.split()))
                     run += 1
                     longest = max(longest, run)
                 else:
@@ -142,13 +137,16 @@ def shape(sentences: Sequence[str]) -> Shape:
         slow_units += s_units
         items += s_items
         bare_units += s_bare
-        is_listed = (s_items >= 4 and s_bare >= 0.6 * s_units) or (s_items >= 3 and s_bare == s_units) or longest >= 5
+        is_listed = (
+            (s_items >= 4 and s_bare >= 0.6 * s_units) or (s_items >= 3 and s_bare == s_units) or longest >= 5
+        )
         listed.append(is_listed)
+        bare_keys.append(frozenset(s_keys) if len(s_keys) >= 3 else frozenset())
         listed_units += s_units if is_listed else 0
     units = slow_units + fast_units  # symbols and formulas left out
     weight = all_units - all_cjk / 2
     return Shape(
-        units, weight, all_func / all_units if all_units else 0.0, items, bare_units, tuple(listed),
+        units, weight, all_func / all_units if all_units else 0.0, items, bare_units, tuple(listed), tuple(bare_keys),
         listed_units / units if units else 0.0,
     )
 

@@ -7,8 +7,8 @@ so that one reply is compared with every reference in a handful of numpy operati
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -31,52 +31,24 @@ class TfIdf:
             [math.log((n + 1) / (df[f] + 1)) + 1.0 for f in sorted(df)], dtype=np.float64
         )
         self.idf_unknown = math.log(n + 1) + 1.0
-        self._idf_list: list[float] = self.idf.tolist()
         self._ptr: IntArray = np.zeros(len(self.vocab) + 1, dtype=np.int64)
         self._rows: IntArray = np.zeros(0, dtype=np.int64)
         self._vals: FloatArray = np.zeros(0, dtype=np.float64)
         self.n_refs = 0
 
-    def weights(self, features: Iterable[str]) -> tuple[IntArray, FloatArray]:
+    def weights(self, features: Sequence[str]) -> tuple[IntArray, FloatArray]:
         """Sparse L2-normalised vector: feature indices (sorted) and weights; unknown features only add to the norm."""
-        get = self.vocab.get
-        ids = [get(f, -1) for f in features]
-        if not ids:
+        if not features:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
-        unknown = int(np.count_nonzero(arr < 0))
-        idx, counts = np.unique(arr[arr >= 0], return_counts=True)
+        ids = np.fromiter(map(self.vocab.get, features, repeat(-1)), dtype=np.int64, count=len(features))
+        known = ids[ids >= 0]
+        unknown = len(features) - known.size
+        idx, counts = np.unique(known, return_counts=True)
         w = (1.0 + np.log(counts)) * self.idf[idx]
         norm = math.sqrt(float(w @ w) + unknown * self.idf_unknown**2)
         if norm == 0.0:
             return idx, w
         return idx, w / norm
-
-    def sparse(self, features: Iterable[str]) -> dict[int, float]:
-        """The same L2-normalised vector as `weights`, as a dict (cheaper for one or two dot products)."""
-        get = self.vocab.get
-        idf = self._idf_list
-        counts = Counter(features)
-        vec: dict[int, float] = {}
-        norm2 = 0.0
-        for f, n in counts.items():
-            i = get(f)
-            if i is None:
-                norm2 += n * self.idf_unknown * self.idf_unknown
-                continue
-            x = (1.0 + math.log(n)) * idf[i]
-            vec[i] = x
-            norm2 += x * x
-        if norm2 > 0.0:
-            inv = 1.0 / math.sqrt(norm2)
-            vec = {i: x * inv for i, x in vec.items()}
-        return vec
-
-    @staticmethod
-    def arrays(vec: dict[int, float]) -> tuple[IntArray, FloatArray]:
-        """A sparse dict vector as sorted index / weight arrays."""
-        keys = sorted(vec)
-        return np.array(keys, dtype=np.int64), np.array([vec[k] for k in keys], dtype=np.float64)
 
     def set_references(self, refs: Sequence[tuple[IntArray, FloatArray]]) -> None:
         """Store reference vectors (already normalised) column-wise for fast comparison."""

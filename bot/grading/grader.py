@@ -147,7 +147,6 @@ class _QuestionData:
     grams: frozenset[tuple[str, str, str, str]]
     key_points: tuple[tuple[KeyPoint, tuple[Alias, ...]], ...]
     refs: tuple[tuple[IntArray, FloatArray], ...]
-    ref_dicts: tuple[dict[int, float], ...]
     part_index: PartIndex
     part_owner: tuple[tuple[int, int], ...]  # part index -> (key point index, alias index)
 
@@ -238,8 +237,7 @@ class Grader:
             ]
             text = "\n".join(p for p in parts if p)
             refs.append(self._tfidf.weights(self._features(text, grams)))
-        ref_dicts = tuple(dict(zip(i.tolist(), w.tolist(), strict=True)) for i, w in refs)
-        return _QuestionData(q, row, grams, tuple(kps), tuple(refs), ref_dicts, PartIndex(all_parts), tuple(owner))
+        return _QuestionData(q, row, grams, tuple(kps), tuple(refs), PartIndex(all_parts), tuple(owner))
 
     def _data_for(self, question: Question) -> _QuestionData:
         data = self._data.get(question.id)
@@ -278,8 +276,9 @@ class Grader:
             shaped.append(mark)
             sentences.append(Sentence(raw, masked, self._canon))
         sh = shape(shaped)
-        for sent, listed in zip(sentences, sh.listed, strict=True):
+        for sent, listed, keys in zip(sentences, sh.listed, sh.bare_keys, strict=True):
             sent.listed = listed
+            sent.bare_keys = keys
         return _Prepared(sentences, sh, copied / units if units else 0.0, duplicates, units)
 
     @staticmethod
@@ -349,8 +348,8 @@ class Grader:
             return Grade(question.id, 0, missed, _ordered(flags), 0.0)
         index = ReplyIndex(prepared.sentences)
         results, evidenced, listed_only = self._match_key_points(data, index)
-        vec = self._tfidf.sparse(tfidf_features(prepared.sentences, _STOP))
-        own = max((sum(x * ref.get(i, 0.0) for i, x in vec.items()) for ref in data.ref_dicts), default=0.0)
+        idx, w = self._tfidf.weights(tfidf_features(prepared.sentences, _STOP))
+        own = max((_dot(idx, w, r_idx, r_w) for r_idx, r_w in data.refs), default=0.0)
 
         total = sum(kp.weight for kp, _ in data.key_points)
         pairs = list(zip(data.key_points, results, strict=True))
@@ -371,7 +370,7 @@ class Grader:
         if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
-        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, vec, own, kp_score, index):
+        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, idx, w, own, kp_score, index):
             flags.add("off_topic")
             score = min(score, _OFF_TOPIC_CAP)
         if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
@@ -379,12 +378,12 @@ class Grader:
         return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4))
 
     def _off_topic(
-        self, data: _QuestionData, vec: dict[int, float], own: float, kp_score: float | None, index: ReplyIndex
+        self, data: _QuestionData, idx: IntArray, w: FloatArray, own: float, kp_score: float | None, index: ReplyIndex
     ) -> bool:
         """Much closer to another question's reference than to this one's, with few key points here."""
-        if self._tfidf.n_refs == 0 or not vec:
+        if self._tfidf.n_refs == 0 or idx.size == 0:
             return False
-        sims = self._tfidf.similarities(*self._tfidf.arrays(vec))
+        sims = self._tfidf.similarities(idx, w)
         per_q = np.maximum(sims[0::2], sims[1::2])
         if data.row >= 0:
             per_q[data.row] = -1.0
@@ -419,6 +418,16 @@ def combine(kp_score: float | None, contradicted: float, similarity: float) -> i
         base = _KP_SHARE * kp + _SIM_SHARE * sim_n * max(0.0, 1.0 - 2 * contradicted)
         base -= _CONTRADICTION_PENALTY * contradicted
     return round(100 * min(1.0, max(0.0, base)))
+
+
+def _dot(a_idx: IntArray, a_w: FloatArray, b_idx: IntArray, b_w: FloatArray) -> float:
+    """Dot product of two sparse vectors given as sorted unique indices and weights."""
+    if a_idx.size == 0 or b_idx.size == 0:
+        return 0.0
+    pos = np.searchsorted(b_idx, a_idx)
+    pos[pos == b_idx.size] = 0
+    hit = b_idx[pos] == a_idx
+    return float(a_w[hit] @ b_w[pos[hit]])
 
 
 def _ordered(flags: set[str]) -> tuple[str, ...]:

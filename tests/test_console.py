@@ -1,0 +1,243 @@
+"""The terminal drill through its real entry point (`python -m bot drill`), driven like a person would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from question_bank.loader import load_bank_strict
+from question_bank.schema import Bank
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Terminal:
+    """A running `interview-bot` with a line reader, so a test can answer what it is asked."""
+
+    def __init__(self, *args: str, db: Path) -> None:
+        env = {**os.environ, "INTERVIEW_BOT_DB": str(db), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """Read output until a line matches `pattern`; fail with what was seen."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if match := regex.search(line):
+                return match
+        raise AssertionError(f"no line matched {pattern!r}; output:\n" + "\n".join(self.seen[-40:]))
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def close_input(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def finish(self, timeout: float = 60) -> int:
+        code = self.proc.wait(timeout=timeout)
+        while (line := self.lines.get(timeout=5)) is not None:
+            self.seen.append(line)
+        return code
+
+    def kill(self) -> None:
+        """End the process if it still runs, and close every pipe (pytest treats leaks as errors)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
+
+
+@pytest.fixture(scope="module")
+def real_bank() -> Bank:
+    return load_bank_strict()
+
+
+ASKED = r"(?:Question \d+ of \d+|Follow-up) · (\d+\.\d+(?:\.p\d+)?)"
+
+
+def answer_all(term: Terminal, bank: Bank) -> list[str]:
+    """Answer every question and follow-up with its reference answer until the report."""
+    asked: list[str] = []
+    while True:
+        match = term.expect(rf"{ASKED}|Drill report")
+        if match.group(0).startswith("Drill report"):
+            return asked
+        qid = match.group(1)
+        asked.append(qid)
+        question = bank.get(qid)
+        assert question is not None
+        term.send(question.answer.en.replace("\n\n", "\n") + "\n\n")
+
+
+def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_full_two_question_drill(tmp_path: Path, real_bank: Bank) -> None:
+    """A 2-question drill in English: graded answers, a report card and a summary table; all in SQLite."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "--count", "2", "--lang", "en", "--user", "alice", db=db)
+    try:
+        asked = answer_all(term, real_bank)
+        term.expect(r"^Summary")
+        term.expect(r"Question\s+Time\s+Result")
+        term.close_input()
+        assert term.finish() == 0
+    finally:
+        term.kill()
+    assert len({q.split(".p")[0] for q in asked}) == 2
+    output = "\n".join(term.seen)
+    assert "Score:" in output and "/100" in output
+    rows = db_rows(db, "SELECT state FROM drills")
+    assert rows == [("finished",)]
+    answered = db_rows(db, "SELECT COUNT(*) FROM drill_items WHERE state = 'answered'")[0][0]
+    assert answered >= 2
+
+
+def test_piped_single_question_is_recorded(tmp_path: Path) -> None:
+    """`drill --count 1` with piped input finishes and the reply is in the database."""
+    db = tmp_path / "bot.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "drill", "--count", "1", "--user", "bob"], cwd=ROOT, text=True,
+        input="这是我的回答：注意力把每个位置和所有位置联系起来。\n", capture_output=True, timeout=120,
+        env={**os.environ, "INTERVIEW_BOT_DB": str(db)}, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    texts = [r[0] for r in db_rows(db, "SELECT text FROM answers")]
+    assert texts == ["这是我的回答：注意力把每个位置和所有位置联系起来。"]
+    assert "得分" in result.stdout
+
+
+def test_late_reply_is_recorded_and_marked_late(tmp_path: Path) -> None:
+    """After the time limit the terminal still takes the reply, says so, and marks it late."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "--count", "1", "--minutes", "0.02", "--lang", "en", "--user", "carol", db=db)
+    try:
+        term.expect(ASKED)
+        term.expect(r"Time is up")
+        term.send("Late, but here is my answer about attention.\n\n")
+        term.expect(r"marked late")
+        term.close_input()
+        term.finish()
+    finally:
+        term.kill()
+    assert db_rows(db, "SELECT late FROM answers") == [(1,)]
+    assert db_rows(db, "SELECT late FROM drill_items WHERE position = 100") == [(1,)]
+
+
+def test_interrupt_then_resume(tmp_path: Path, real_bank: Bank) -> None:
+    """Ctrl-C mid-drill leaves cleanly with the first answer saved; --resume continues at the second question."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "--count", "2", "--lang", "en", "--user", "dave", "--minutes", "30", db=db)
+    try:
+        first = term.expect(ASKED).group(1)
+        term.send(real_bank.get(first).answer.en.replace("\n\n", "\n") + "\n\n")  # type: ignore[union-attr]
+        second = term.expect(ASKED).group(1)
+        while second.startswith(first):  # answer any follow-up on the first question
+            term.send(real_bank.get(second).answer.en.replace("\n\n", "\n") + "\n\n")  # type: ignore[union-attr]
+            second = term.expect(ASKED).group(1)
+        term.send("a first line of the second answer\n")
+        time.sleep(0.5)  # let the line be stored before the interrupt (a person pausing)
+        term.proc.send_signal(signal.SIGINT)
+        assert term.finish() == 130
+    finally:
+        term.kill()
+    assert "continue with interview-bot drill --resume" in "\n".join(term.seen)
+    assert db_rows(db, "SELECT state FROM drills") == [("active",)]
+    saved = [r[0] for r in db_rows(db, "SELECT text FROM answers ORDER BY id")]
+    assert saved[-1] == "a first line of the second answer"
+    resumed = Terminal("drill", "--resume", "--lang", "en", "--user", "dave", db=db)
+    try:
+        resumed.expect(r"Resuming your unfinished drill")
+        again = resumed.expect(ASKED).group(1)
+        assert again == second
+        resumed.send("and the rest of it.\n\n")
+        while True:
+            match = resumed.expect(rf"{ASKED}|Drill report")
+            if match.group(0).startswith("Drill report"):
+                break
+            resumed.send("skip\n")
+        resumed.close_input()
+        assert resumed.finish() == 0
+    finally:
+        resumed.kill()
+    assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
+
+
+def test_killed_process_loses_no_recorded_line(tmp_path: Path) -> None:
+    """SIGKILL mid-answer: every line the drill had read is already in the database."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "--count", "2", "--user", "erin", "--minutes", "30", db=db)
+    try:
+        term.expect(r"第 1/2 题")
+        term.send("第一行：多头注意力\n第二行：不同子空间\n")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if db.exists() and len(db_rows(db, "SELECT id FROM answers")) == 2:
+                break
+            time.sleep(0.05)
+        term.proc.kill()
+        term.proc.wait()
+    finally:
+        term.kill()
+    texts = [r[0] for r in db_rows(db, "SELECT text FROM answers ORDER BY id")]
+    assert texts == ["第一行：多头注意力", "第二行：不同子空间"]
+
+
+def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
+    """An unknown section or option value is one line naming the valid choices, with exit code 2."""
+    env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "x.sqlite3")}
+    for args, expect in ((["--section", "9"], "valid choices: 1, 2, 3, 4"), (["--lang", "fr"], "choose from zh, en")):
+        result = subprocess.run([sys.executable, "-m", "bot", "drill", *args], cwd=ROOT, env=env, text=True,
+                                capture_output=True, timeout=60, check=False)
+        assert result.returncode == 2 and expect in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
+    """A database path that cannot be created is a one-line error, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run([sys.executable, "-m", "bot", "--db", str(blocker / "db.sqlite3"), "drill"], cwd=ROOT,
+                            text=True, capture_output=True, timeout=60, input="", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "cannot" in result.stderr
