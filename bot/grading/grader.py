@@ -53,6 +53,8 @@ _SNIPPET_CHARS = 160
 _LISTED_CREDIT = 0.4
 _STOP = EN_STOP_WORDS | frozenset(stem(w) for w in EN_STOP_WORDS)
 
+EXTRA_CACHE_SIZE = 512  # prepared questions from outside the bank (drill probes)
+
 
 @dataclass(frozen=True, slots=True)
 class KeyPointResult:
@@ -196,6 +198,7 @@ class Grader:
         self._tfidf = TfIdf(docs)
         # 3. per question: n-grams of the question, compiled aliases, reference vectors
         self._data: dict[str, _QuestionData] = {}
+        self._extra: dict[str, _QuestionData] = {}  # insertion-ordered: the oldest is dropped first
         all_refs: list[tuple[IntArray, FloatArray]] = []
         self._order: list[str] = []
         for row, q in enumerate(questions):
@@ -240,10 +243,16 @@ class Grader:
         return _QuestionData(q, row, grams, tuple(kps), tuple(refs), PartIndex(all_parts), tuple(owner))
 
     def _data_for(self, question: Question) -> _QuestionData:
-        data = self._data.get(question.id)
+        data = self._data.get(question.id) or self._extra.get(question.id)
         if data is not None and (data.question is question or data.question == question):
             return data
-        return self._prepare_question(question, -1)
+        # A question built outside the bank (a drill's probe on one key point): prepare it once
+        # and keep a bounded number, since probes repeat across people and drills.
+        data = self._prepare_question(question, -1)
+        self._extra[question.id] = data
+        if len(self._extra) > EXTRA_CACHE_SIZE:
+            self._extra.pop(next(iter(self._extra)))
+        return data
 
     # ---------------------------------------------------------------------------------- grading
 
