@@ -14,7 +14,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_SYSTEM_SLEEP = 300.0  # re-check the wall clock at least this often (clock jumps, suspend)
 
@@ -85,14 +85,15 @@ class FakeClock:
 
     async def sleep_until(self, when: datetime, wake: asyncio.Event | None = None) -> bool:
         task = asyncio.current_task()
-        self._busy.discard(task)  # type: ignore[arg-type]
+        if task is not None:
+            self._busy.discard(task)
         if when <= self._now:
             return False
         loop = asyncio.get_running_loop()
-        sleeper = _Sleeper(when, next(self._seq), loop.create_future(), task, wake)  # type: ignore[arg-type]
+        sleeper = _Sleeper(when, next(self._seq), loop.create_future(), task, wake)
         heapq.heappush(self._sleepers, sleeper)
         self._signal()
-        waiters: list[asyncio.Future[object]] = [sleeper.future]  # type: ignore[list-item]
+        waiters: list[asyncio.Future[Any]] = [sleeper.future]
         wake_task = None
         if wake is not None:
             wake_task = asyncio.ensure_future(wake.wait())

@@ -44,12 +44,9 @@ class Delivery:
                     reply = _private(reply)
                 for_caller.append((item, reply))
                 continue
-            platform = (
-                (target.user or target.where or target.thread).platform
-                if (target.user or target.where or target.thread)
-                else None
-            )
-            messenger = self._messengers.get(platform or "")
+            destination = target.user or target.where or target.thread
+            platform = destination.platform if destination is not None else ""
+            messenger = self._messengers.get(platform)
             if messenger is None:
                 log.error("no messenger for platform=%s target=%s", platform, target.kind)
                 continue

@@ -28,10 +28,10 @@ def split_words(text: str) -> list[str]:
 def parse(
     args: tuple[str, ...] | list[str],
     *,
-    options: set[str] = frozenset(),  # type: ignore[assignment]
-    switches: set[str] = frozenset(),
+    options: frozenset[str] | set[str] = frozenset(),
+    switches: frozenset[str] | set[str] = frozenset(),
     max_positional: int = 1,
-) -> Parsed:  # type: ignore[assignment]
+) -> Parsed:
     """Split `args` into positionals, `--name value` options and `--switch` flags."""
     out = Parsed()
     words = list(args)

@@ -54,7 +54,7 @@ class BankLoadError(Exception):
 def _validator() -> jsonschema.protocols.Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 def bank_files(paths: Iterable[Path]) -> list[Path]:
@@ -192,10 +192,10 @@ def _collect_file(path: Path, out: _Collected) -> None:
     bad_entries: set[int] = set()
     for error in errors:
         out.problems.append(_schema_problem(file, doc, error))
-        path = list(error.absolute_path)
-        if len(path) >= 2 and path[0] == "questions" and isinstance(path[1], int):
-            bad_entries.add(path[1])
-        elif not path or path[0] == "section":
+        location = list(error.absolute_path)
+        if len(location) >= 2 and location[0] == "questions" and isinstance(location[1], int):
+            bad_entries.add(location[1])
+        elif not location or location[0] == "section":
             return  # without a valid section header nothing else can be trusted
     raw_section = doc["section"]
     section = Section(int(raw_section["number"]), _localized(raw_section["title"]))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import aiosqlite
+
 from bot.clock import Clock
 from bot.engine.events import CALLER, PRIVATE, Notice, Notify, Outgoing, Target, channel
 from bot.engine.periods import period_start, streaks
@@ -249,7 +251,8 @@ class RoundService:
                 cycle, remaining, new_cycle = cycle + 1, pool, True
             order = shuffled(sorted(remaining), f"{conv.id}:{scope_key}:{cycle}")
             if scope.rising is not None:
-                order = sorted(order, key=lambda q: (abs(self._question(q).difficulty - scope.rising), order.index(q)))
+                rising = scope.rising
+                order = sorted(order, key=lambda q: (abs(self._question(q).difficulty - rising), order.index(q)))
             question = self._question(order[0])
         else:
             found = self._bank.get(qid)
@@ -567,7 +570,7 @@ class RoundService:
                     raise RoundError(Notice("round.post_failed", item.event.lang, error=True)) from None
             raise
 
-    async def _score(self, conn: object, current: RoundRow, now: datetime) -> None:
+    async def _score(self, conn: aiosqlite.Connection, current: RoundRow, now: datetime) -> None:
         """Record each participant's counted reply: the latest before the deadline, with its points."""
         answers = await self._store.round_answers(current.id)
         latest: dict[int, AnswerRow] = {}
@@ -584,7 +587,7 @@ class RoundService:
                 round_id=current.id,
                 user_id=user_id,
                 answer_id=a.id,
-                score=score,  # type: ignore[arg-type]
+                score=score,
                 points=score + bonus,
                 submitted_at=a.submitted_at,
                 closed_at=now,

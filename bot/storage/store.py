@@ -919,7 +919,7 @@ def _round(row: Sequence[Any]) -> RoundRow:
         row[9],
         row[10],
         ref,
-        _dt(row[12]),  # type: ignore[arg-type]
+        _dt(row[12]),
     )
 
 
@@ -1147,18 +1147,24 @@ class ScheduleQueries:
         schedule_id: int,
         next_fire_at: datetime,
         *,
-        posted_date: str | None = None,
-    ) -> None:
-        """Store the next fire time, and with `posted_date` claim that local day as posted."""
-        if posted_date is None:
-            await conn.execute(
+        expected: datetime | None = None,
+    ) -> bool:
+        """Store the next fire time; with `expected`, only if the schedule is active and still due then
+        (a fire racing with `schedule daily ...`, `pause` or `off` leaves their change alone)."""
+        if expected is None:
+            cursor = await conn.execute(
                 "UPDATE schedules SET next_fire_at = ? WHERE id = ?", (to_iso(next_fire_at), schedule_id)
             )
         else:
-            await conn.execute(
-                "UPDATE schedules SET next_fire_at = ?, last_posted_date = ? WHERE id = ?",
-                (to_iso(next_fire_at), posted_date, schedule_id),
+            cursor = await conn.execute(
+                "UPDATE schedules SET next_fire_at = ? WHERE id = ? AND state = 'active' AND next_fire_at = ?",
+                (to_iso(next_fire_at), schedule_id, to_iso(expected)),
             )
+        return cursor.rowcount == 1
+
+    async def mark_posted(self, conn: aiosqlite.Connection, schedule_id: int, local_date: str) -> None:
+        """Record the local day whose question was posted: that day is never posted again."""
+        await conn.execute("UPDATE schedules SET last_posted_date = ? WHERE id = ?", (local_date, schedule_id))
 
     async def delete(self, conn: aiosqlite.Connection, schedule_id: int) -> None:
         await conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))

@@ -12,11 +12,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TextIO
 
 from bot.app import App
 from bot.engine.drills import DrillError, DrillOptions, DrillQuestion, DrillReport
-from bot.engine.events import Outgoing
+from bot.engine.events import CALLER, Outgoing, Target
 from bot.engine.selection import Scope
 from bot.i18n import format_duration, t
 from bot.platforms.base import ConversationRef, UserRef
@@ -73,7 +74,7 @@ class ConsoleDrill:
         self.user = UserRef(PLATFORM, args.user, args.user)
         self.where = ConversationRef(PLATFORM, "local", f"dm:{args.user}", is_dm=True)
         self.finished = False
-        self.deadline = None
+        self.deadline: datetime | None = None
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
 
     def write(self, text: str) -> None:
@@ -207,9 +208,7 @@ class ConsoleDrill:
             await self.show([Outgoing(_caller(), exc.notice)])
 
 
-def _caller() -> object:
-    from bot.engine.events import CALLER
-
+def _caller() -> Target:
     return CALLER
 
 
