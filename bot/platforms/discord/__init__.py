@@ -1,0 +1,3 @@
+"""The Discord adapter: slash commands, embeds, buttons and modals on discord.py, around the neutral engine."""
+
+PLATFORM = "discord"
