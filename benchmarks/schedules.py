@@ -6,7 +6,9 @@ fixed offset (real time flows; only its origin is chosen), so the schedules are 
 and the clock then jumps to a second before 09:00 UTC, when every schedule is due.
 
 Prints the set-up time, the time from the due instant until the last question was posted, and the
-p50 / p99 / max lateness of the posts (target: all posted within 5 seconds of their time).
+p50 / p99 / max lateness of the posts (target: all posted within 5 seconds of their time).  For
+scale it also prints the dispatcher's floor: the same number of timer rows due at once, fired
+through the same TimerService with handlers that do nothing.
 
     python benchmarks/schedules.py [--schedules N]
 """
@@ -27,7 +29,10 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.engine.calendar import parse_hhmm
 from bot.engine.schedules import ScheduleSpec
+from bot.engine.timers import TimerService
 from bot.platforms.base import ConversationRef, MessageRef, Reply, UserRef
+from bot.storage.db import open_database
+from bot.storage.store import Store, TimerRow
 from question_bank.loader import load_bank_strict
 
 ZONES = (
@@ -132,11 +137,42 @@ async def run(count: int) -> None:
     print(f"throughput: {len(lateness) / max(max(lateness), 1e-9):.0f} questions/s through one dispatcher")
 
 
+async def floor(count: int) -> None:
+    """The shared dispatcher alone: `count` timers due at once, handlers that do nothing."""
+    with tempfile.TemporaryDirectory() as folder:
+        db = await open_database(Path(folder) / "floor.sqlite3")
+        store = Store(db)
+        clock = ShiftedClock(DUE - timedelta(minutes=1))
+        timers = TimerService(store, clock)
+        fired: list[datetime] = []
+        done = asyncio.Event()
+
+        async def nothing(timer: TimerRow) -> None:
+            fired.append(clock.now())
+            if len(fired) >= count:
+                done.set()
+
+        timers.register("bench.noop", nothing)
+        async with db.transaction() as conn:
+            for n in range(count):
+                await store.add_timer(conn, "bench.noop", n + 1, DUE, clock.now())
+        await timers.start()
+        clock.jump(DUE - timedelta(seconds=1))
+        timers.poke()
+        await asyncio.wait_for(done.wait(), timeout=300)
+        await timers.stop()
+        await db.close()
+    lateness = [(at - DUE).total_seconds() for at in fired]
+    print(f"dispatcher floor: {count} no-op timers fired {max(lateness):.2f} s after their time, "
+          f"p99 {percentile(lateness, 0.99):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     args = parser.parse_args()
     asyncio.run(run(args.schedules))
+    asyncio.run(floor(args.schedules))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "schedule",
         "schedule daily|weekdays HH:MM [TZ] [--section S] [--tag T] [--reveal-after 8h | "
-        "--reveal-at HH:MM] [--remind-before 30m] | schedule show|pause|resume|off",
+        "--reveal-at HH:MM] [--remind-before 30m] [--rising] | schedule show|pause|resume|off",
         "每日一题（管理员）",
         "the daily question (admins)",
         admin_only=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -124,11 +124,12 @@ def test_calendar_helpers() -> None:
     from zoneinfo import ZoneInfo
 
     ny = ZoneInfo("America/New_York")
-    assert local_instant(datetime(2026, 3, 8).date(), parse_hhmm("02:00") or parse_hhmm("x"), ny) == utc(  # type: ignore[arg-type]
-        2026, 3, 8, 7)
-    assert local_instant(datetime(2026, 11, 1).date(), parse_hhmm("01:00"), ny) == utc(2026, 11, 1, 5)  # type: ignore[arg-type]
-    when, day = next_fire(utc(2026, 3, 6, 23), parse_hhmm("09:00"), ny, weekdays_only=True)  # type: ignore[arg-type]
+    assert local_instant(date(2026, 3, 8), time(2, 0), ny) == utc(2026, 3, 8, 7)  # 03:00 EDT
+    assert local_instant(date(2026, 3, 8), time(2, 59), ny) == utc(2026, 3, 8, 7)
+    assert local_instant(date(2026, 11, 1), time(1, 0), ny) == utc(2026, 11, 1, 5)  # 01:00 EDT, not EST
+    when, day = next_fire(utc(2026, 3, 6, 23), time(9, 0), ny, weekdays_only=True)
     assert (when, day.isoformat()) == (utc(2026, 3, 9, 13), "2026-03-09")
+    assert parse_hhmm("9:05") == time(9, 5)
     assert [parse_hhmm(x) for x in ("25:00", "9:60", "nine", "24:00")] == [None] * 4
     assert parse_duration("1h30m") == timedelta(minutes=90) and parse_duration("90m") == timedelta(minutes=90)
     assert parse_duration("8h") == timedelta(hours=8) and parse_duration("soon") is None
@@ -244,6 +245,18 @@ async def test_replacing_a_schedule_never_posts_twice_a_day(app: App, clock: Fak
     assert "20:00" in await admin(router, "schedule show")
 
 
+async def test_stale_timer_of_a_replaced_schedule_does_nothing(app: App, clock: FakeClock) -> None:
+    """A timer row left from before a change (a fire racing with `schedule ...`) neither posts nor re-arms."""
+    router = Router(app)
+    await admin(router, "schedule daily 10:00 UTC")
+    (old,) = await app.store.timers_for("schedule.", 1)
+    await admin(router, "schedule daily 11:00 UTC")
+    await app.schedules._on_fire(old)
+    assert await rounds_of(app) == []
+    timers = await app.store.timers_for("schedule.", 1)
+    assert [t.due_at for t in timers] == [utc(2026, 3, 2, 11)]
+
+
 async def test_scope_exhaustion_starts_a_new_cycle(app: App, clock: FakeClock, bank: Bank) -> None:
     """Section 3 has six questions: six days without a repeat, then the post says a new cycle starts."""
     router = Router(app)
@@ -315,6 +328,29 @@ async def test_failed_post_is_retried_once(app: App, clock: FakeClock) -> None:
     assert len(questions(messenger(app).sent)) == 1 and len(await rounds_of(app)) == 1
     await clock.set(utc(2026, 3, 2, 17))
     assert len(questions(messenger(app).sent)) == 1
+
+
+async def test_failure_after_the_round_opened_adopts_it(app: App, clock: FakeClock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """If recording the day fails after the round opened, the retry adopts that round and posts it once."""
+    router = Router(app)
+    await admin(router, "schedule daily 10:00 UTC")
+    queries = app.schedules._q
+    original = queries.add_scheduled_round
+    failures = [1]
+
+    async def flaky(*args: object, **kwargs: object) -> None:
+        if failures.pop() if failures else 0:
+            raise OSError("disk hiccup (simulated)")
+        await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(queries, "add_scheduled_round", flaky)
+    await clock.set(utc(2026, 3, 2, 10, 0, 10))  # the dispatcher retries after 30 seconds
+    assert len(await rounds_of(app)) == 1 and questions(messenger(app).sent) == []
+    await clock.set(utc(2026, 3, 3, 11))
+    assert [r.opened_at for r in await rounds_of(app)] == [utc(2026, 3, 2, 10), utc(2026, 3, 3, 10)]
+    assert len(questions(messenger(app).sent)) == 2
+    assert await queries.round_on(1, "2026-03-02") == 1
 
 
 async def test_streaks_across_a_missed_day(app: App, clock: FakeClock, bank: Bank) -> None:

@@ -4,13 +4,15 @@ Each schedule has one durable timer row (kind `schedule.fire`, ref = schedule id
 next fire time, so the one timer dispatcher serves every schedule.  Firing a schedule:
 
 1. A fire for a local day already posted (`last_posted_date`), or later than the grace
-   window (downtime), is skipped and logged; otherwise the day is claimed: the last posted
-   date and the next fire time (with its timer) are stored in one transaction.
-2. The round opens through RoundService.ask (scheduled, the reveal window, the scope,
-   optionally rising difficulty), is linked to its local date in `scheduled_rounds`, gets
-   its `--remind-before` reminder (a `round.remind` timer), and is posted.
-3. If posting fails the timer is retried; the retry finds the day claimed and only posts
-   the question if it has not been posted yet, so a day is never posted twice.
+   window (downtime), is skipped and logged (after days of downtime, a later day whose
+   time passed within the window is posted instead); a paused schedule has no timer.
+2. Otherwise the round opens through RoundService.ask (scheduled, the reveal window, the
+   scope, optionally rising difficulty).  One transaction then records the posted day,
+   links the round to it (`scheduled_rounds`, the basis of streaks), adds the
+   `--remind-before` reminder (a `round.remind` timer) and arms the next fire time.
+3. The question is posted.  If anything fails the timer is retried: a round opened but not
+   recorded is adopted, a recorded one is posted only if it never was, so a day is never
+   posted twice.  If another round is open in the channel the day is skipped and logged.
 
 Streaks count consecutive scheduled days a person answered: a scheduled day without
 their reply breaks it, days without a scheduled round do not, and today's open round
@@ -216,92 +218,102 @@ class ScheduleService:
         if sched.next_fire_at == due and sched.state == "active":
             await self._fire(sched, date, due)
         elif sched.last_posted_date == date:
-            await self._finish_day(sched, date, due)  # a retry: the day is claimed, its question may not be out
+            await self._repost(sched, date)  # a retry: the day's round is open, its question may not be out
 
     async def _fire(self, sched: ScheduleRow, date: str, due: datetime) -> None:
+        """Open and post the day's round unless the day is done, too late or busy; store the next fire time."""
         now = self._clock.now()
         tz = ZoneInfo(sched.timezone)
         at = _parse_time(sched.at)
-        late = now - due
-        post = True
+        weekdays = sched.days == "weekdays"
+        fired_for = due
+        day: str | None = date
         if sched.last_posted_date == date:
             log.warning("schedule skipped: already posted schedule=%s conversation=%s date=%s", sched.id,
                         sched.conversation_id, date)
-            post = False
-        elif late > self._grace:
+            day = None
+        elif now - due > self._grace:
             log.warning("schedule skipped: fired %.0f min late, beyond the %.0f min grace window schedule=%s "
-                        "conversation=%s date=%s", late.total_seconds() / 60, self._grace.total_seconds() / 60,
+                        "conversation=%s date=%s", (now - due).total_seconds() / 60, self._grace.total_seconds() / 60,
                         sched.id, sched.conversation_id, date)
-            post = False
+            day = None
             # After days of downtime, a later day whose time passed within the grace window is still posted.
             recent, recent_day = next_fire(now - self._grace - timedelta(microseconds=1), at, tz,
-                                           weekdays_only=sched.days == "weekdays")
+                                           weekdays_only=weekdays)
             if recent <= now and recent_day.isoformat() != sched.last_posted_date:
-                date, due, post = recent_day.isoformat(), recent, True
-        when, day = next_fire(max(now, due), at, tz, weekdays_only=sched.days == "weekdays")
-        async with self._store.db.transaction() as conn:
-            await self._q.set_next(conn, sched.id, when, posted_date=date if post else None)
-            await self._store.add_timer(conn, self.KIND_FIRE, sched.id, when, now,
-                                        {"date": day.isoformat(), "due": to_iso(when)})
-        self._timers.poke()
-        if post:
-            await self._open_and_post(sched, date, tz, when, due)
-
-    async def _finish_day(self, sched: ScheduleRow, date: str, due: datetime) -> None:
-        """After a failed attempt for a claimed day: open the round if it is missing, post it if unposted."""
-        round_id = await self._q.round_on(sched.conversation_id, date)
-        if round_id is None:
-            if self._clock.now() - due > self._grace:
-                log.warning("schedule skipped after a failed attempt schedule=%s date=%s", sched.id, date)
-                return
-            tz = ZoneInfo(sched.timezone)
-            when = sched.next_fire_at or next_fire(self._clock.now(), _parse_time(sched.at), tz)[0]
-            await self._open_and_post(sched, date, tz, when, due)
-            return
-        current = await self._store.get_round(round_id)
-        if current is None or current.state != "open" or current.message_ref is not None:
-            return
-        conv = await self._store.get_conversation(current.conversation_id)
-        question = self._bank.get(current.question_id)
-        if conv is None or question is None:
-            return
-        minutes = (current.deadline_at - current.opened_at).total_seconds() / 60
-        event = RoundQuestion(current.id, question, current.deadline_at, minutes, conv.lang, "",
-                              await self._q.first_of_cycle(current.id), None, True)
-        log.info("schedule re-posting the question schedule=%s round=%s", sched.id, current.id)
-        await self._notify([Outgoing(_channel(conv), event)])
-
-    async def _open_and_post(self, sched: ScheduleRow, date: str, tz: ZoneInfo, next_at: datetime,
-                             due: datetime) -> None:
+                day, due = recent_day.isoformat(), recent
+        when, next_day = next_fire(max(now, due), at, tz, weekdays_only=weekdays)
         conv = await self._store.get_conversation(sched.conversation_id)
-        if conv is None:
-            return
+        event = await self._open(sched, conv, day, due, tz, when) if conv is not None and day else None
+        async with self._store.db.transaction() as conn:
+            if await self._q.set_next(conn, sched.id, when, expected=fired_for):
+                await self._store.add_timer(conn, self.KIND_FIRE, sched.id, when, now,
+                                            {"date": next_day.isoformat(), "due": to_iso(when)})
+            if event is not None and conv is not None and day:
+                await self._q.mark_posted(conn, sched.id, day)
+                await self._q.add_scheduled_round(conn, round_id=event.round_id, conversation_id=conv.id,
+                                                  local_date=day)
+                if sched.remind_before_minutes:
+                    remind_at = event.deadline - timedelta(minutes=sched.remind_before_minutes)
+                    if remind_at > now:
+                        await self._store.cancel_timers(conn, RoundService.KIND_REMIND, event.round_id)
+                        await self._store.add_timer(conn, RoundService.KIND_REMIND, event.round_id, remind_at, now,
+                                                    {"at": "schedule"})
+        self._timers.poke()
+        if event is not None and conv is not None:
+            log.info("schedule posted schedule=%s conversation=%s date=%s round=%s late=%.1fs", sched.id, conv.id,
+                     day, event.round_id, (now - due).total_seconds())
+            await self._notify([Outgoing(_channel(conv), event)])
+
+    async def _open(
+        self, sched: ScheduleRow, conv: ConversationRow, day: str, due: datetime, tz: ZoneInfo, next_at: datetime,
+    ) -> RoundQuestion | None:
+        """Open the day's round through the rounds service; None (logged) when a round is already open."""
         now = self._clock.now()
         deadline = self._deadline(sched, now, tz, next_at)
-        rising = RISING[datetime.fromisoformat(date).weekday()] if sched.rising else None
-        scope = Scope(sched.section, sched.tag, rising)
-        where = ConversationRef(conv.platform, conv.workspace_id, conv.channel_id, conv.is_dm)
+        rising = RISING[datetime.fromisoformat(day).weekday()] if sched.rising else None
         try:
-            outs = await self._rounds.ask(None, where, scope=scope, minutes=(deadline - now).total_seconds() / 60,
-                                          scheduled=True)
+            outs = await self._rounds.ask(None, _where(conv), scope=Scope(sched.section, sched.tag, rising),
+                                          minutes=(deadline - now).total_seconds() / 60, scheduled=True)
         except RoundError as exc:
+            orphan = await self._orphan(conv, due)
+            if orphan is not None:
+                return orphan  # opened by an earlier attempt that failed before it was recorded
             log.warning("schedule skipped: %s schedule=%s conversation=%s date=%s", exc.notice.key, sched.id,
-                        conv.id, date)
-            return
+                        conv.id, day)
+            return None
         event = outs[0].event
         assert isinstance(event, RoundQuestion)
-        async with self._store.db.transaction() as conn:
-            await self._q.add_scheduled_round(conn, round_id=event.round_id, conversation_id=conv.id, local_date=date)
-            if sched.remind_before_minutes:
-                remind_at = event.deadline - timedelta(minutes=sched.remind_before_minutes)
-                if remind_at > now:
-                    await self._store.cancel_timers(conn, RoundService.KIND_REMIND, event.round_id)
-                    await self._store.add_timer(conn, RoundService.KIND_REMIND, event.round_id, remind_at, now,
-                                                {"at": "schedule"})
-        self._timers.poke()
-        log.info("schedule posted schedule=%s conversation=%s date=%s round=%s late=%.1fs", sched.id, conv.id, date,
-                 event.round_id, (now - due).total_seconds())
-        await self._notify(outs)
+        return event
+
+    async def _orphan(self, conv: ConversationRow, due: datetime) -> RoundQuestion | None:
+        """The open round an earlier attempt of this fire opened but did not record or post, if any."""
+        current = await self._store.open_round(conv.id)
+        if (current is None or current.asked_by is not None or current.parent_round_id is not None
+                or current.message_ref is not None or current.opened_at < due):
+            return None
+        return await self._event_for(conv, current.id)
+
+    async def _repost(self, sched: ScheduleRow, date: str) -> None:
+        """After a failed post: post the day's question if its round is still open and was never posted."""
+        round_id = await self._q.round_on(sched.conversation_id, date)
+        conv = await self._store.get_conversation(sched.conversation_id)
+        current = await self._store.get_round(round_id) if round_id is not None else None
+        if conv is None or current is None or current.state != "open" or current.message_ref is not None:
+            return
+        event = await self._event_for(conv, current.id)
+        if event is not None:
+            log.info("schedule re-posting the question schedule=%s round=%s", sched.id, current.id)
+            await self._notify([Outgoing(_channel(conv), event)])
+
+    async def _event_for(self, conv: ConversationRow, round_id: int) -> RoundQuestion | None:
+        current = await self._store.get_round(round_id)
+        question = self._bank.get(current.question_id) if current is not None else None
+        if current is None or question is None:
+            return None
+        minutes = (current.deadline_at - current.opened_at).total_seconds() / 60
+        return RoundQuestion(current.id, question, current.deadline_at, minutes, conv.lang, "",
+                             await self._q.first_of_cycle(current.id), None, True)
 
     def _deadline(self, sched: ScheduleRow, now: datetime, tz: ZoneInfo, next_at: datetime) -> datetime:
         """The reveal time: after the window, or at the next local --reveal-at, before the next day's question."""
@@ -363,5 +375,9 @@ def _zone(name: str, lang: str) -> ZoneInfo:
         raise ScheduleError(Notice("schedule.bad_zone", lang, {"zone": name}, error=True)) from None
 
 
+def _where(conv: ConversationRow) -> ConversationRef:
+    return ConversationRef(conv.platform, conv.workspace_id, conv.channel_id, conv.is_dm)
+
+
 def _channel(conv: ConversationRow) -> Target:
-    return channel(ConversationRef(conv.platform, conv.workspace_id, conv.channel_id, conv.is_dm))
+    return channel(_where(conv))
