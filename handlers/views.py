@@ -145,8 +145,8 @@ def drill_report(report: DrillReport) -> Reply:
         time = format_duration(line.seconds, lang) if line.seconds is not None else "—"
         lines.append(t("report.line", lang, qid=line.qid, score=score, time=time, probes=probes, state=state))
         if line.missed:
-            names = _kp_names(line.question, line.missed, lang)
-            lines.append(f"   {t('drill.missed', lang)}: {', '.join(names)}")
+            lines.append(f"   {t('drill.missed', lang)}:")
+            lines.extend(f"   · {name}" for name in _kp_names(line.question, line.missed, lang))
     blocks = [
         Block(
             None, (t("report.overall", lang, score=report.overall, answered=report.answered, total=len(report.lines)),)

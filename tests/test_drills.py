@@ -276,3 +276,11 @@ async def test_self_graded_drill_rates_and_moves_on(app: App) -> None:
     assert "again" in messenger(app).sent[-1].reply.plain_text()
     await app.delivery.send(await app.drills.rate(user("bob"), "hard"))
     assert messenger(app).sent[-1].reply.kind == "report"
+
+
+def test_strongest_and_weakest_only_when_topics_differ() -> None:
+    """A report names strongest and weakest topics only when their scores differ."""
+    from bot.engine.drills import strongest_and_weakest
+
+    assert strongest_and_weakest((("attention", 19), ("efficiency", 19))) == ((), ())
+    assert strongest_and_weakest((("attention", 80), ("bert", 40), ("gpt", 60))) == (("attention",), ("bert",))

@@ -681,8 +681,7 @@ class DrillService:
         by_tag = tuple(
             sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0]))
         )
-        strongest = tuple(t for t, s in by_tag[:2]) if len(by_tag) > 1 else ()
-        weakest = tuple(t for t, s in sorted(by_tag, key=lambda x: (x[1], x[0]))[:2]) if len(by_tag) > 1 else ()
+        strongest, weakest = strongest_and_weakest(by_tag)
         cards = {qid: due for qid, due, _s, _r in await self._store.cards(drill.user_id)}
         reviews = tuple(
             sorted(((line.qid, cards[line.qid]) for line in lines if line.qid in cards), key=lambda x: x[1])
@@ -713,6 +712,17 @@ class DrillService:
             if current is None:
                 return await self._ask_next(drill, self._user_ref(row))
             return await self._ask(drill, current, self._user_ref(row), minutes=minutes, rearm=True)
+
+
+def strongest_and_weakest(by_tag: tuple[tuple[str, int], ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Up to two best and two worst topics, only when topics actually differ in score."""
+    scores = {score for _tag, score in by_tag}
+    if len(scores) < 2:
+        return (), ()
+    top, bottom = max(scores), min(scores)
+    strongest = tuple(tag for tag, score in by_tag if score == top)[:2]
+    weakest = tuple(tag for tag, score in sorted(by_tag, key=lambda x: (x[1], x[0])) if score == bottom)[:2]
+    return strongest, weakest
 
 
 def _fmt(key: str, lang: str, **params: str) -> str:
