@@ -253,6 +253,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "时间到。你仍然可以提交，回答会被标记为超时。",
         "en": "Time is up. You can still submit; the reply will be marked late.",
     },
+    "review.due": {
+        "zh": "到期需要复习的题目共 {count} 道（括号内为已逾期时长）：{list}",
+        "en": "{count} question(s) due for review (overdue by): {list}",
+    },
     "drill.paused": {
         "zh": "连续两道题没有作答，练习先暂停。发任意消息继续，或发送 drill stop 结束；24 小时无动静会自动结束。",
         "en": "Two questions in a row went unanswered, so the drill is paused. Send any message to continue or "

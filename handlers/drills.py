@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.engine.drills import DrillOptions
-from bot.engine.events import CALLER, PRIVATE, Outgoing
+from bot.engine.events import CALLER, PRIVATE, Notice, Outgoing, dm
+from bot.i18n import format_duration
 from bot.platforms.base import Command
 from handlers.context import Context
 from handlers.parse import BadArguments, as_count, as_minutes, parse
@@ -30,7 +31,16 @@ async def review(ctx: Context, cmd: Command) -> list[Outgoing]:
     count = as_count(p.positional[0]) if p.positional else 10
     minutes = as_minutes(p.options["minutes"]) if "minutes" in p.options else ctx.app.settings.drill_minutes
     options = DrillOptions(count=count, minutes=minutes, lang=ctx.lang, review_only=True)
-    return await ctx.app.drills.start(cmd.user, cmd.where, options)
+    user = await ctx.app.store.find_user(cmd.user.platform, cmd.user.user_id)
+    due = await ctx.app.store.due_cards(user.id, ctx.app.clock.now()) if user else []
+    started = await ctx.app.drills.start(cmd.user, cmd.where, options)
+    if not due:
+        return started
+    now = ctx.app.clock.now()
+    listing = ", ".join(
+        f"{qid} ({format_duration((now - when).total_seconds(), ctx.lang)})" for qid, when, _score in due[:count]
+    )
+    return [Outgoing(dm(cmd.user), Notice("review.due", ctx.lang, {"count": len(due), "list": listing})), *started]
 
 
 async def done(ctx: Context, cmd: Command) -> list[Outgoing]:

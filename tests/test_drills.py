@@ -227,6 +227,7 @@ async def test_weak_question_comes_back_sooner(app: App, clock: FakeClock, bank:
     assert weak in due_now and strong not in due_now
     await router.handle(dm("review"))
     assert current_qid(app) == weak
+    assert any("到期需要复习" in t and weak in t for t in messenger(app).texts())
 
 
 async def test_review_with_nothing_due(app: App) -> None:
