@@ -375,6 +375,16 @@ class Store:
                 (timer.id, timer.kind, timer.ref_id, to_iso(timer.due_at)),
             )
 
+    async def delete_timers(self, timers: Sequence[TimerRow]) -> None:
+        """Delete fired timers in one transaction (each matched on its whole row, see delete_timer)."""
+        if not timers:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM timers WHERE id = ? AND kind = ? AND ref_id = ? AND due_at = ?",
+                [(t.id, t.kind, t.ref_id, to_iso(t.due_at)) for t in timers],
+            )
+
     async def retry_timer(self, timer: TimerRow, due_at: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
