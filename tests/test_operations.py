@@ -155,15 +155,18 @@ async def test_backup_while_writing_restores_consistently(app: App, tmp_path: Pa
     router = Router(app)
     await router.handle(command("ask 1.1 --minutes 60"))
     stop = asyncio.Event()
+    under_way = asyncio.Event()
 
     async def writer() -> None:
         n = 0
         while not stop.is_set():
             await router.handle(command("answer", f"u{n % 50}", text=f"回答 {n}: 多头关注不同子空间", via="form"))
             n += 1
+            if n == 20:
+                under_way.set()  # the backup starts while writes keep coming
 
     task = asyncio.create_task(writer())
-    await asyncio.sleep(0.3)
+    await under_way.wait()
     target = tmp_path / "backup.sqlite3"
     await backup(app.settings.db_path, target)
     stop.set()
