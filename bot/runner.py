@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from bot.cli import subcommand
 from bot.config import Settings
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.platforms.base import PlatformRunner
+from bot.signals import stop_on_signals
 from bot.storage.store import health_counts
 from handlers.router import Router
 
@@ -108,10 +107,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce
     router = Router(app)
     started = make_platforms(app, router, settings)
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    with stop_on_signals(stop):
+        return await _serve(app, router, started, metrics, settings, stop, announce)
+
+
+async def _serve(app: App, router: Router, started: Started, metrics: Metrics, settings: Settings,
+                 stop: asyncio.Event, announce: Any) -> int:
     admin_runner: web.AppRunner | None = None
     try:
         await app.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.events import CALLER, PRIVATE, Notice, Outgoing
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Outgoing
 from bot.engine.selection import ScopeError, parse_scope
 from bot.platforms.base import Command, UserRef
 from handlers.context import Context
@@ -19,10 +19,6 @@ def scope_from(ctx: Context, section: str | None, tag: str | None) -> object:
         ) from None
 
 
-class NoticeError(Exception):
-    def __init__(self, notice: Notice) -> None:
-        self.notice = notice
-        super().__init__(notice.key)
 
 
 def _channel_only(ctx: Context, cmd: Command) -> None:

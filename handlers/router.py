@@ -15,15 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.app import App
-from bot.engine.drills import DONE_WORDS, DrillError
-from bot.engine.events import CALLER, Notice, Outgoing
-from bot.engine.rounds import RoundError
+from bot.engine.drills import DONE_WORDS
+from bot.engine.events import CALLER, Notice, NoticeError, Outgoing
 from bot.platforms.base import Command, Reply
 from handlers import drills, help, people, rounds, schedules
 from handlers.commands import BY_NAME, NAMES
 from handlers.context import Context, language_for
 from handlers.parse import BadArguments, split_words
-from handlers.rounds import NoticeError
 from handlers.views import render
 
 log = logging.getLogger(__name__)
@@ -124,7 +122,7 @@ class Router:
                     CALLER, Notice("error.bad_args_detail", lang, {"detail": str(exc), "usage": usage}, error=True)
                 )
             ]
-        except (RoundError, DrillError, NoticeError) as exc:
+        except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
             outs = [Outgoing(CALLER, _private(exc.notice))]
         except Exception:
             log.exception("command failed name=%s platform=%s", name, command.user.platform)
@@ -165,7 +163,7 @@ class Router:
         lang = await self._lang(command)
         try:
             outs = await handler(Context(self.app, lang), command)
-        except (RoundError, DrillError, NoticeError) as exc:
+        except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
             if quiet and exc.notice.key == "round.none_open":
                 return []
             outs = [Outgoing(CALLER, _private(exc.notice))]

@@ -7,14 +7,14 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.engine.calendar import parse_hhmm
-from bot.engine.events import CALLER, PRIVATE, Notice, Outgoing
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Outgoing
 from bot.engine.schedules import ScheduleSpec
 from bot.engine.selection import Scope
 from bot.i18n import t
 from bot.platforms.base import Command
 from handlers.context import Context
 from handlers.parse import BadArguments, parse
-from handlers.rounds import NoticeError, scope_from
+from handlers.rounds import scope_from
 
 _DURATION = re.compile(r"^(?:(\d{1,3})h)?(?:(\d{1,4})m(?:in)?)?$")
 MAX_REVEAL = timedelta(hours=23)

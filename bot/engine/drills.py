@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.engine.events import CALLER, Notice, Notify, Outgoing, Target, channel, dm
+from bot.engine.events import CALLER, Notice, NoticeError, Notify, Outgoing, Target, channel, dm
 from bot.engine.reviews import RATING_NAMES, ReviewScheduler, rating_for_score
 from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
@@ -34,12 +34,8 @@ MAX_REPLY_CHARS = 4000
 IMPORTANT_WEIGHT = 2.0
 
 
-class DrillError(Exception):
+class DrillError(NoticeError):
     """A drill request that cannot be served; carries the Notice to show."""
-
-    def __init__(self, notice: Notice) -> None:
-        self.notice = notice
-        super().__init__(notice.key)
 
 
 @dataclass(frozen=True, slots=True)

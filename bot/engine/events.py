@@ -49,6 +49,14 @@ class Notice:
     error: bool = False
 
 
+class NoticeError(Exception):
+    """A request the engine cannot serve; carries the Notice to show the person who asked."""
+
+    def __init__(self, notice: Notice) -> None:
+        self.notice = notice
+        super().__init__(notice.key)
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     target: Target

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiosqlite
 
 from bot.clock import Clock
-from bot.engine.events import CALLER, PRIVATE, Notice, Notify, Outgoing, Target, channel
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Notify, Outgoing, Target, channel
 from bot.engine.periods import period_start, streaks
 from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
@@ -35,12 +35,8 @@ EARLY_BONUS_MAX = 10
 REVEAL_MODES = ("scores", "full", "anonymous")
 
 
-class RoundError(Exception):
+class RoundError(NoticeError):
     """A round request that cannot be served; carries the Notice to show the caller."""
-
-    def __init__(self, notice: Notice) -> None:
-        self.notice = notice
-        super().__init__(notice.key)
 
 
 @dataclass(frozen=True, slots=True)

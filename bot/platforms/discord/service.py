@@ -8,11 +8,9 @@ commands (globally, or in one server) and exits; a normal start never re-syncs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import discord
 
@@ -29,6 +27,7 @@ from bot.platforms.discord.runner import (
     connection_error,
     login,
 )
+from bot.signals import stop_on_signals
 from handlers.router import Router
 from question_bank.schema import Bank
 
@@ -84,7 +83,7 @@ async def serve(settings: Settings, *, clock: Clock | None = None, bank: Bank | 
     restore = apply_endpoints(settings)
     client = InterviewClient(settings)
     try:
-        with _signals(stop, enabled=handle_signals):
+        with stop_on_signals(stop, enabled=handle_signals):
             try:
                 await login(client, settings)  # before the engine: a bad token is reported at once
             except DiscordCredentialError as exc:
@@ -127,20 +126,3 @@ async def _serve(settings: Settings, client: InterviewClient, stop: asyncio.Even
             log.warning("shutdown: commands still in flight after %.0f s", DRAIN_SECONDS)
         await runner.stop()
         await app.close()
-
-
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event, *, enabled: bool) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop` (and are given back afterwards)."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    if enabled:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)

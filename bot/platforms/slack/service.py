@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +34,7 @@ from bot.platforms.slack.app import (
 )
 from bot.platforms.slack.cli import DEFAULT_HOST, DEFAULT_PORT
 from bot.platforms.slack.server import EVENTS_PATH, start_http
+from bot.signals import stop_on_signals
 from handlers.router import Router
 from question_bank.schema import Bank
 
@@ -147,7 +146,7 @@ async def run(settings: Settings, options: RunOptions, *, clock: Clock | None = 
               stop: asyncio.Event | None = None, handle_signals: bool = True) -> int:
     """Check credentials, build the engine and the Slack app, serve until `stop` is set (SIGTERM/SIGINT set it)."""
     stop = stop or asyncio.Event()
-    with _signals(stop, enabled=handle_signals):
+    with stop_on_signals(stop, enabled=handle_signals):
         try:
             client, identity = await preflight(settings, options)
         except CredentialError as exc:
@@ -178,20 +177,3 @@ async def run(settings: Settings, options: RunOptions, *, clock: Clock | None = 
             if service is not None:
                 await service.close()
             await engine.close()
-
-
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event, *, enabled: bool) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop` (and are given back afterwards)."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    if enabled:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
