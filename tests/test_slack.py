@@ -453,3 +453,23 @@ def test_manifest_matches_the_adapter() -> None:
                                                                   "message.groups", "app_home_opened"}
     assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["features"]["bot_user"]["display_name"]
+
+
+async def test_schedule_created_with_the_slash_command_posts_at_its_time(env: SlackEnv) -> None:
+    """An admin's `/interview schedule daily 10:00 UTC` posts the day's question in the channel at 10:00."""
+    refused = await env.slash("schedule daily 10:00 UTC", user=MALLORY)
+    assert refused.status == 200
+    refusal = await env.fake.wait_for("response_url", lambda c: c.args.get("response_type") == "ephemeral")
+    assert "只有频道管理员可以设置每日一题" in everything(refusal)
+    assert (await env.slash("schedule daily 10:00 UTC", user=ADMIN)).status == 200
+    await env.bot.drain()
+    assert env.fake.calls("chat.postMessage") == []
+    await env.clock.advance(timedelta(minutes=59))
+    assert env.fake.calls("chat.postMessage") == []
+    await env.clock.advance(timedelta(minutes=1, seconds=1))
+    posted = await env.fake.wait_for("chat.postMessage")
+    assert posted.args["channel"] == CHANNEL_ID and "thread_ts" not in posted.args
+    blocks = posted.arg("blocks")
+    assert blocks[0]["type"] == "header"
+    row = await env.engine.store.get_round(1)
+    assert row is not None and row.state == "open" and row.opened_at == START + timedelta(hours=1)
