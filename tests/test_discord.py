@@ -565,3 +565,19 @@ async def test_a_failed_reveal_post_is_retried_not_lost(env: DiscordEnv, caplog:
     await env.clock.advance(timedelta(minutes=5))
     reveal = await env.bot_message(question.id, lambda m: "揭晓" in title(m))
     assert "Peer" in text_of(reveal)
+
+
+async def test_schedule_created_with_the_slash_command_posts_at_its_time(env: DiscordEnv) -> None:
+    """`/interview schedule daily 10:00 UTC` by a manager posts the day's question at 10:00; others are refused."""
+    refused = await env.slash("schedule", {"action": "daily", "at": "10:00", "timezone": "UTC"}, user=PEER)
+    shown = await env.answered(refused)
+    assert shown[0].ephemeral and "只有频道管理员可以设置每日一题" in text_of(shown[0])
+    accepted = await env.slash("schedule", {"action": "daily", "at": "10:00", "timezone": "UTC"}, user=MOD)
+    await env.answered(accepted)  # the confirmation is out: the schedule is stored
+    assert await env.app.rounds.status(env.where) is None
+    await env.clock.advance(timedelta(minutes=59))
+    assert await env.app.rounds.status(env.where) is None
+    await env.clock.advance(timedelta(minutes=1, seconds=1))
+    question = await env.bot_message(CHANNEL_ID, lambda m: ANSWER_ID in m.custom_ids())
+    assert question.allowed_mentions == {"parse": []} or not question.allowed_mentions.get("parse")
+    assert await env.app.rounds.status(env.where) is not None
