@@ -257,6 +257,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "到期需要复习的题目共 {count} 道（括号内为已逾期时长）：{list}",
         "en": "{count} question(s) due for review (overdue by): {list}",
     },
+    "drill.dm_closed": {
+        "zh": "无法给你发私信，练习没有开始。请在隐私设置中允许服务器成员给你发私信，然后再试一次。",
+        "en": "I can't send you a direct message, so the drill did not start. Allow direct messages from "
+        "server members in your privacy settings, then try again.",
+    },
     "drill.paused": {
         "zh": "连续两道题没有作答，练习先暂停。发任意消息继续，或发送 drill stop 结束；24 小时无动静会自动结束。",
         "en": "Two questions in a row went unanswered, so the drill is paused. Send any message to continue or "

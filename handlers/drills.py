@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.engine.drills import DrillOptions
-from bot.engine.events import CALLER, PRIVATE, Notice, Outgoing, dm
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Outgoing, dm
 from bot.i18n import format_duration
-from bot.platforms.base import Command
+from bot.platforms.base import Command, RecipientUnreachableError
 from handlers.context import Context
 from handlers.parse import BadArguments, as_count, as_minutes, parse
 from handlers.rounds import scope_from
@@ -23,7 +23,18 @@ async def drill(ctx: Context, cmd: Command) -> list[Outgoing]:
     minutes = as_minutes(p.options["minutes"]) if "minutes" in p.options else ctx.app.settings.drill_minutes
     scope = scope_from(ctx, p.options.get("section"), p.options.get("tag"))
     options = DrillOptions(count=count, scope=scope, minutes=minutes, lang=ctx.lang)  # type: ignore[arg-type]
-    return await ctx.app.drills.start(cmd.user, cmd.where, options)
+    return await _start_reachable(ctx, cmd, await ctx.app.drills.start(cmd.user, cmd.where, options))
+
+
+async def _start_reachable(ctx: Context, cmd: Command, started: list[Outgoing]) -> list[Outgoing]:
+    """Send a new drill's first DM now; if the person cannot be reached there, withdraw the drill and say why."""
+    to_dm = [o for o in started if o.target.kind == "dm"]
+    try:
+        await ctx.app.delivery.send(to_dm)
+    except RecipientUnreachableError:
+        await ctx.app.drills.withdraw(cmd.user)
+        raise NoticeError(Notice("drill.dm_closed", ctx.lang, error=True)) from None
+    return [o for o in started if o.target.kind != "dm"]
 
 
 async def review(ctx: Context, cmd: Command) -> list[Outgoing]:
@@ -33,7 +44,7 @@ async def review(ctx: Context, cmd: Command) -> list[Outgoing]:
     options = DrillOptions(count=count, minutes=minutes, lang=ctx.lang, review_only=True)
     user = await ctx.app.store.find_user(cmd.user.platform, cmd.user.user_id)
     due = await ctx.app.store.due_cards(user.id, ctx.app.clock.now()) if user else []
-    started = await ctx.app.drills.start(cmd.user, cmd.where, options)
+    started = await _start_reachable(ctx, cmd, await ctx.app.drills.start(cmd.user, cmd.where, options))
     if not due:
         return started
     now = ctx.app.clock.now()

@@ -25,7 +25,7 @@ import yarl
 from bot.app import App, build_app
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.platforms.base import ConversationRef, MessageRef, Reply
+from bot.platforms.base import ConversationRef, MessageRef, Reply, UserRef
 from bot.platforms.discord.client import InterviewClient, apply_endpoints, intents_for
 from bot.platforms.discord.interactions import Recent
 from bot.platforms.discord.views import ANSWER_ID, HINT_ID, REVEAL_ID
@@ -581,3 +581,13 @@ async def test_schedule_created_with_the_slash_command_posts_at_its_time(env: Di
     question = await env.bot_message(CHANNEL_ID, lambda m: ANSWER_ID in m.custom_ids())
     assert question.allowed_mentions == {"parse": []} or not question.allowed_mentions.get("parse")
     assert await env.app.rounds.status(env.where) is not None
+
+
+async def test_drill_with_closed_dms_says_how_to_fix_it(env: DiscordEnv) -> None:
+    """/interview drill when the member's DMs are closed: a private explanation, and no drill left behind."""
+    env.fake.close_dms(CANDIDATE.id)
+    start = await env.slash("drill", {"count": 2})
+    shown = await env.answered(start)
+    assert [m.ephemeral for m in shown] == [True]
+    assert "无法给你发私信" in text_of(shown[0])
+    assert await env.app.drills.active(UserRef("discord", str(CANDIDATE.id))) is None

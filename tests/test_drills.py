@@ -285,3 +285,15 @@ def test_strongest_and_weakest_only_when_topics_differ() -> None:
 
     assert strongest_and_weakest((("attention", 19), ("efficiency", 19))) == ((), ())
     assert strongest_and_weakest((("attention", 80), ("bert", 40), ("gpt", 60))) == (("attention",), ("bert",))
+
+
+async def test_drill_for_someone_with_closed_dms_is_withdrawn(app: App) -> None:
+    """If the first question cannot be sent by DM, the person is told how to fix it and no drill remains."""
+    messenger(app).dms_closed.add("dana")
+    replies = await Router(app).handle(command("drill 2", "dana", channel="C9"))
+    assert replies[0].kind == "error" and "无法给你发私信" in text_of(replies)
+    assert await app.drills.active(user("dana")) is None
+    assert await app.store.latest_drill(1, ("active", "stopped", "finished", "expired")) is None
+    messenger(app).dms_closed.clear()
+    started = await Router(app).handle(command("drill 1", "dana", channel="C9"))
+    assert "私信" in text_of(started) and await app.drills.active(user("dana")) is not None

@@ -608,6 +608,14 @@ class DrillService:
         report = await self.build_report(finished, reason)
         return [Outgoing(dm(self._user_ref(user_row)), report)]
 
+    async def withdraw(self, user: UserRef) -> None:
+        """Drop a drill whose first question could not be delivered: nothing was asked, so no report."""
+        row = await self._user(user)
+        async with self._lock(row.id):
+            drill = await self._store.active_drill(row.id)
+            if drill is not None:
+                await self._store.delete_drill(drill.id)
+
     async def status(self, user: UserRef) -> DrillStatus:
         row = await self._user(user)
         drill = await self._store.active_drill(row.id)

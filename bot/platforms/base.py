@@ -149,6 +149,10 @@ def _text(value: Inline) -> str:
     return value.text if isinstance(value, UserText) else value
 
 
+class RecipientUnreachableError(RuntimeError):
+    """The platform refuses to deliver to this person (for example, their DMs are closed to the bot)."""
+
+
 class Messenger(Protocol):
     """What every adapter implements so the engine's timers can reach people."""
 

@@ -492,6 +492,17 @@ class Store:
         )
         return drill_id
 
+    async def delete_drill(self, drill_id: int) -> None:
+        """Remove a drill that never reached the person (its items, answers and timers go with it)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM timers WHERE kind = 'drill.idle' AND ref_id = ?", (drill_id,))
+            await conn.execute(
+                "DELETE FROM timers WHERE kind = 'drill.deadline' AND ref_id IN "
+                "(SELECT id FROM drill_items WHERE drill_id = ?)",
+                (drill_id,),
+            )
+            await conn.execute("DELETE FROM drills WHERE id = ?", (drill_id,))
+
     async def finish_drill(self, conn: aiosqlite.Connection, drill_id: int, state: str, now: datetime) -> bool:
         """Close an active drill; False if it was not active any more (idempotent timers)."""
         cursor = await conn.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from bot.platforms.base import ConversationRef, MessageRef, Reply, UserRef
+from bot.platforms.base import ConversationRef, MessageRef, RecipientUnreachableError, Reply, UserRef
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RecordingMessenger:
         self.platform = platform
         self.sent: list[Sent] = []
         self.fail_next = 0
+        self.dms_closed: set[str] = set()  # users whose DMs refuse the bot
         self._ids = itertools.count(1)
 
     def _ref(self, channel: str) -> MessageRef:
@@ -50,6 +51,8 @@ class RecordingMessenger:
         return ref
 
     async def dm(self, user: UserRef, reply: Reply) -> MessageRef:
+        if user.user_id in self.dms_closed:
+            raise RecipientUnreachableError(f"{user.user_id} does not accept DMs")
         self._check()
         ref = self._ref(f"dm:{user.user_id}")
         self.sent.append(Sent("dm", user.user_id, reply, ref))

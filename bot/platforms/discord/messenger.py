@@ -15,11 +15,12 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 import discord
 
-from bot.platforms.base import ConversationRef, MessageRef, Reply, UserRef
+from bot.platforms.base import ConversationRef, MessageRef, RecipientUnreachableError, Reply, UserRef
 from bot.platforms.discord import PLATFORM, render
 from bot.platforms.discord.views import view_for
 
 log = logging.getLogger(__name__)
+CANNOT_DM_USER = 50007  # Discord: the person's DMs are closed to this bot
 
 T = TypeVar("T")
 Channel = discord.TextChannel | discord.Thread | discord.DMChannel | discord.VoiceChannel | discord.PartialMessageable
@@ -106,8 +107,14 @@ class DiscordMessenger:
 
     async def dm(self, user: UserRef, reply: Reply) -> MessageRef:
         """Send to a person's DM channel (opened once, then cached by discord.py)."""
-        channel = await self._call("create_dm", user.user_id, self._client.create_dm(discord.Object(int(user.user_id))))
-        message = await self.send(channel, reply)
+        try:
+            channel = await self._call("create_dm", user.user_id,
+                                       self._client.create_dm(discord.Object(int(user.user_id))))
+            message = await self.send(channel, reply)
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_DM_USER:
+                raise RecipientUnreachableError(f"discord user {user.user_id} does not accept DMs") from exc
+            raise
         return MessageRef(PLATFORM, str(channel.id), str(message.id), "")
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
