@@ -115,9 +115,11 @@ async def _serve(app: App, router: Router, started: Started, metrics: Metrics, s
                  stop: asyncio.Event, announce: Any) -> int:
     admin_runner: web.AppRunner | None = None
     try:
-        await app.start()
+        # Platforms first: their messengers must be registered before the timers start, or a
+        # deadline that passed while the bot was down would fire with nowhere to post.
         for runner in started.runners:
             await runner.start()
+        await app.start()
         if settings.admin_port is not None:
             admin_runner = web.AppRunner(admin_app(app, started, metrics), access_log=None)
             await admin_runner.setup()

@@ -48,8 +48,8 @@ class Delivery:
             platform = destination.platform if destination is not None else ""
             messenger = self._messengers.get(platform)
             if messenger is None:
-                log.error("no messenger for platform=%s target=%s", platform, target.kind)
-                continue
+                # Raise rather than drop: a timer's event is then retried once the platform is connected.
+                raise LookupError(f"no messenger registered for platform {platform!r}")
             # Errors propagate: a timer handler that could not post is retried by the timer service.
             ref: MessageRef | None = None
             if target.kind == "dm" and target.user is not None:

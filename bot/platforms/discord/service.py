@@ -102,13 +102,13 @@ async def _serve(settings: Settings, client: InterviewClient, stop: asyncio.Even
     router = Router(app)
     runner = DiscordRunner(app, router, settings, client=client)
     try:
-        await app.start()
         try:
             await runner.start()
         except DiscordCredentialError as exc:
             return _fail(str(exc), EXIT_USAGE)
         except DiscordUnreachableError as exc:
             return _fail(str(exc), 1)
+        await app.start()  # connected: deadlines that passed while down can post at once
         user = client.user
         announce(f"interview-bot discord: connected as {user} ({len(client.guilds)} server(s)); Ctrl-C to stop")
         assert runner.task is not None

@@ -157,7 +157,6 @@ async def run(settings: Settings, options: RunOptions, *, clock: Clock | None = 
         service: SlackService | None = None
         stopping = asyncio.create_task(stop.wait())
         try:
-            await engine.start()
             starting = asyncio.create_task(start_slack(engine, settings, options, client=client, identity=identity))
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not starting.done():  # told to stop while still connecting
@@ -169,6 +168,8 @@ async def run(settings: Settings, options: RunOptions, *, clock: Clock | None = 
                 service = starting.result()
             except OSError as exc:
                 return _fail(f"cannot listen on {options.host}:{options.port} ({exc.strerror or exc})", 1)
+            # Timers start once the messenger is registered, so overdue deadlines have somewhere to post.
+            await engine.start()
             await stopping
             log.info("slack app stopping")
             return 0
