@@ -13,7 +13,6 @@ import asyncio
 import importlib
 import json
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -176,4 +175,4 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
-__all__ = ["admin_app", "make_platforms", "run", "sys"]
+__all__ = ["admin_app", "make_platforms", "run"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from bot.engine.events import Outgoing
 from bot.platforms.base import MessageRef, Messenger, Reply
@@ -41,7 +42,7 @@ class Delivery:
             target = item.target
             if target.kind == "caller":
                 if target.private:
-                    reply = _private(reply)
+                    reply = replace(reply, ephemeral=True)
                 for_caller.append((item, reply))
                 continue
             destination = target.user or target.where or target.thread
@@ -61,9 +62,3 @@ class Delivery:
             for hook in self._posted:
                 await hook(item.event, ref)
         return for_caller
-
-
-def _private(reply: Reply) -> Reply:
-    from dataclasses import replace
-
-    return replace(reply, ephemeral=True)

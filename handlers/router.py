@@ -123,7 +123,7 @@ class Router:
                 )
             ]
         except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
-            outs = [Outgoing(CALLER, _private(exc.notice))]
+            outs = [Outgoing(CALLER, exc.notice)]
         except Exception:
             log.exception("command failed name=%s platform=%s", name, command.user.platform)
             outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]
@@ -166,7 +166,7 @@ class Router:
         except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
             if quiet and exc.notice.key == "round.none_open":
                 return []
-            outs = [Outgoing(CALLER, _private(exc.notice))]
+            outs = [Outgoing(CALLER, exc.notice)]
         except Exception:
             log.exception("message failed platform=%s", command.user.platform)
             outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]
@@ -191,6 +191,3 @@ class Router:
 _DRILL_WORDS = frozenset({"drill", "skip", "report", "help", "stats", "lang", "review", "rate"})
 _DM_COMMAND_WORDS = _DRILL_WORDS | {"leaderboard"}
 
-
-def _private(notice: Notice) -> Notice:
-    return notice

@@ -198,12 +198,6 @@ def _kp_names(question: Question, ids: tuple[str, ...], lang: str) -> list[str]:
     return [names.get(i, i) for i in ids]
 
 
-def user_text(text: str) -> UserText:
-    return UserText(text)
-
-
-def field(name: str, value: str) -> Field:
-    return Field(name, value)
 
 
 _RENDERERS: dict[type, Renderer] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 from question_bank.loader import DATA_DIR, load_bank
@@ -133,4 +132,4 @@ def run(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
     return 2
 
 
-__all__ = ["Path", "question_json", "run", "show_text"]
+__all__ = ["question_json", "run", "show_text"]

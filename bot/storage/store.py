@@ -333,12 +333,9 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
-    async def cancel_timers(self, conn: aiosqlite.Connection, kind: str | None, ref_id: int) -> None:
-        """Delete pending timers of `kind` (or every kind with a None) for one object."""
-        if kind is None:
-            await conn.execute("DELETE FROM timers WHERE ref_id = ? AND kind LIKE ?", (ref_id, "%"))
-        else:
-            await conn.execute("DELETE FROM timers WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+    async def cancel_timers(self, conn: aiosqlite.Connection, kind: str, ref_id: int) -> None:
+        """Delete pending timers of `kind` for one object."""
+        await conn.execute("DELETE FROM timers WHERE kind = ? AND ref_id = ?", (kind, ref_id))
 
     async def cancel_timers_like(self, conn: aiosqlite.Connection, prefix: str, ref_id: int) -> None:
         """Delete pending timers whose kind starts with `prefix` for one object."""
@@ -532,12 +529,6 @@ class Store:
         )
         return _item(row) if row else None
 
-    async def next_pending_item(self, drill_id: int) -> DrillItemRow | None:
-        row = await self._one(
-            f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? AND state = 'pending' ORDER BY position LIMIT 1",
-            (drill_id,),
-        )
-        return _item(row) if row else None
 
     async def insert_probe_item(
         self,
@@ -898,8 +889,6 @@ class Store:
         )
         return [from_iso(r[0]) for r in rows]
 
-    async def open_rounds(self) -> list[RoundRow]:
-        return [_round(r) for r in await self._all(f"SELECT {_ROUND_COLS} FROM rounds WHERE state = 'open'")]
 
 
 @dataclass(frozen=True, slots=True)
