@@ -6,10 +6,22 @@ on the bank's content (tests over the real bank live in test_grading_bank.py).
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
 from bot.grading import Grade, Grader, KeyPointResult
-from bot.grading._text import normalize_phrase, split_sentences, stem, t2s_table
+from bot.grading._text import (
+    BLANK,
+    compact,
+    mark_cjk_spaces,
+    normalize,
+    normalize_phrase,
+    split_sentences,
+    stem,
+    t2s_table,
+)
 from question_bank.schema import Bank, KeyPoint, Localized, Question, Section
 
 SECTION = Section(1, Localized("基础", "Basics"))
@@ -405,3 +417,29 @@ def test_grades_identical_across_processes() -> None:
         )
         outs.append(run.stdout)
     assert outs[0] == outs[1] and outs[0].count("Grade(") == 3
+
+
+def test_spelled_out_blanks_are_exactly_white_space_without_line_breaks() -> None:
+    """The fast explicit blank class must agree with `[^\\S\\n]` on every code point."""
+    fast = re.compile(BLANK)
+    slow = re.compile(r"[^\S\n]")
+    disagree = [c for c in map(chr, range(sys.maxunicode + 1)) if bool(fast.match(c)) != bool(slow.match(c))]
+    assert disagree == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("注意力 机制  用 softmax", "注意力机制用softmax"),
+        ("layer\tnorm  和 batch-norm", "layernorm和batchnorm"),
+        ("pre-LN vs post  LN", "prenorm vs postnorm"),
+        ("a\u3000b", "a b"),
+        ("multi-head attention, drop-out", "multi head attention,dropout"),
+    ],
+)
+def test_normalised_spacing(raw: str, expected: str) -> None:
+    assert compact(normalize(raw)) == expected
+
+
+def test_spaces_between_chinese_terms_become_separators() -> None:
+    assert mark_cjk_spaces(normalize("方差 梯度\t饱和 softmax")) == "方差、梯度、饱和 softmax"

@@ -103,6 +103,9 @@ def split_sentences(text: str) -> list[str]:
 _S = r"[^\S\n]*"  # optional blanks that never cross a line (sentence) break
 _SUB = r"(?P<sub>model|ff|head|k|q|v)"
 _DVAR = r"d(?:" + _S + r"_" + _S + r")?\{?" + _S + _SUB + _S + r"\}?"
+# A negative lookbehind placed after the first character (not before it) lets the regex engine scan
+# for that literal character first: about ten times faster than a pattern that opens with a lookbehind.
+_NOT_AFTER_WORD_D = r"d(?<![a-z0-9]d)"
 _NOTATION: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # (cheap substring triggers, pattern, replacement); a rule runs only when one trigger occurs.
     # TeX commands first
@@ -114,7 +117,7 @@ _NOTATION: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (
         ("√", "sqrt", "根", "square"),  # single CJK characters: triggers must not overlap
         re.compile(
-            r"(?:√|\\?sqrt|根号下?|开根号|square +root +of(?: +the)?)"
+            r"(?:√|\\sqrt|sqrt|根号下?|开根号|square +root +of(?: +the)?)"
             + _S + r"[({]?" + _S + _DVAR + _S + r"[)}]?(?![a-z0-9])"
         ),
         r"d\g<sub>",
@@ -122,29 +125,29 @@ _NOTATION: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (
         ("方", "根", "square"),
         re.compile(
-            r"(?<![a-z0-9])" + _DVAR + r"(?![a-z0-9])" + _S + r"(?:的" + _S + r")?(?:算术)?"
+            _NOT_AFTER_WORD_D + _DVAR[1:] + r"(?![a-z0-9])" + _S + r"(?:的" + _S + r")?(?:算术)?"
             r"(?:平方根|开平方|开方|开根号|开根|根号|'s +square +root)"
         ),
         r"d\g<sub>",
     ),
-    (("_", "{"), re.compile(r"(?<![a-z0-9])" + _DVAR + r"(?![a-z0-9])"), r"d\g<sub>"),
+    (("_", "{"), re.compile(_NOT_AFTER_WORD_D + _DVAR[1:] + r"(?![a-z0-9])"), r"d\g<sub>"),
     (
         ("-model", "- model"),
-        re.compile(r"(?<![a-z0-9])d" + _S + r"-" + _S + r"(?P<sub>model)(?![a-z0-9])"),
+        re.compile(_NOT_AFTER_WORD_D + _S + r"-" + _S + r"(?P<sub>model)(?![a-z0-9])"),
         r"d\g<sub>",
     ),
     # Q K^T
     (
         ("^", "转", "qk", "q·", "q*", "q×", "q k", "q乘", "q点", "q.k"),
         re.compile(
-            r"(?<![a-z0-9])q" + _S + r"(?:[·*×.]|乘以?|点乘)?" + _S + r"k" + _S
+            r"q(?<![a-z0-9]q)" + _S + r"(?:[·*×.]|乘以?|点乘)?" + _S + r"k" + _S
             + r"(?:\^" + _S + r"\{?" + _S + r"t" + _S + r"\}?|t|'|的?转置)(?![a-z0-9])"
         ),
         "qkt",
     ),
     (
         ("^", "转"),
-        re.compile(r"(?<![a-z0-9])k" + _S + r"(?:\^" + _S + r"\{?" + _S + r"t" + _S + r"\}?|的?转置)(?![a-z0-9])"),
+        re.compile(r"k(?<![a-z0-9]k)" + _S + r"(?:\^" + _S + r"\{?" + _S + r"t" + _S + r"\}?|的?转置)(?![a-z0-9])"),
         "kt",
     ),
     # O(n^2) and friends
@@ -153,34 +156,44 @@ _NOTATION: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
         re.compile(r"(?<![a-z0-9])([a-z])" + _S + r"(?:\^|\*\*)" + _S + r"\{?" + _S + r"(\d)" + _S + r"\}?"),
         r"\1^\2",
     ),
-    (("o(", "o ("), re.compile(r"(?<![a-z0-9])o" + _S + r"\(" + _S + r"n" + _S + r"2" + _S + r"\)"), "o(n^2)"),
-    (("方",), re.compile(r"(?<![a-z0-9])n" + _S + r"的?平方(?!根)"), "n^2"),
+    (("o(", "o ("), re.compile(r"o(?<![a-z0-9]o)" + _S + r"\(" + _S + r"n" + _S + r"2" + _S + r"\)"), "o(n^2)"),
+    (("方",), re.compile(r"n(?<![a-z0-9]n)" + _S + r"的?平方(?!根)"), "n^2"),
     # compounds written with or without a space / hyphen
-    (("soft ", "soft-"), re.compile(r"(?<![a-z])soft" + _S + r"-?" + _S + r"max(?![a-z])"), "softmax"),
+    (("soft ", "soft-"), re.compile(r"s(?<![a-z]s)oft" + _S + r"-?" + _S + r"max(?![a-z])"), "softmax"),
     (
         ("norm",),
-        re.compile(r"(?<![a-z])(layer|batch|rms|group|instance)" + _S + r"-?" + _S + r"norm(?:ali[sz]ation)?(?![a-z])"),
+        re.compile(
+            r"(l(?<![a-z]l)ayer|b(?<![a-z]b)atch|r(?<![a-z]r)ms|g(?<![a-z]g)roup|i(?<![a-z]i)nstance)"
+            + _S + r"-?" + _S + r"norm(?:ali[sz]ation)?(?![a-z])"
+        ),
         r"\1norm",
     ),
     (
         ("pre", "post"),
-        re.compile(r"(?<![a-z])(pre|post)" + _S + r"-?" + _S + r"(?:ln|norm|layernorm)(?![a-z])"),
-        r"\1norm",
+        re.compile(r"p(?<![a-z]p)(re|ost)" + _S + r"-?" + _S + r"(?:ln|norm|layernorm)(?![a-z])"),
+        r"p\1norm",
     ),
-    (("multi",), re.compile(r"(?<![a-z])multi" + _S + r"-?" + _S + r"head(?:ed)?(?![a-z])"), "multi head"),
-    (("drop",), re.compile(r"(?<![a-z])drop" + _S + r"-" + _S + r"out(?![a-z])"), "dropout"),
+    (("multi",), re.compile(r"m(?<![a-z]m)ulti" + _S + r"-?" + _S + r"head(?:ed)?(?![a-z])"), "multi head"),
+    (("drop",), re.compile(r"d(?<![a-z]d)rop" + _S + r"-" + _S + r"out(?![a-z])"), "dropout"),
 )
 _NOTATION_TRIGGER = re.compile(
     "|".join(sorted({re.escape(t) for triggers, _, _ in _NOTATION for t in triggers}, key=len, reverse=True))
 )
-_HYPHEN = re.compile(r"(?<=[a-z])[-‐‑–](?=[a-z])")
+_HYPHEN = re.compile(r"[-‐‑–](?<=[a-z][-‐‑–])(?=[a-z])")
 _QUOTES = re.compile(r"[\"“”‘「」『』《》〈〉]")
 _APOS = re.compile(r"[’`´]")
 _APOS_OR_QUOTE = re.compile(r"[’`´\"“”‘「」『』《》〈〉]")
-_SPACES = re.compile(r"[^\S\n]+")
-_ODD_SPACE = re.compile(r"[^\S\n ]| {2}")
-_CJK_SPACE = re.compile(rf"(?<=[{CJK}])[^\S\n]+(?=[{CJK}])")
-_COMPACT = re.compile(rf"(?<=[{CJK},.:|()、])[^\S\n]+|[^\S\n]+(?=[{CJK},.:|()、])")
+# Blanks: Unicode white space except the line break, spelled out (the same set as `[^\S\n]`) because a
+# pattern that opens with an explicit class is scanned for much faster than one that opens with `\S`
+# negated or with a lookbehind.
+ODD_BLANKS = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+BLANK = "[ " + ODD_BLANKS + "]"
+_SPACES = re.compile(BLANK + "+")
+_CJK_SPACE = re.compile(rf"{BLANK}(?<=[{CJK}]{BLANK}){BLANK}*(?=[{CJK}])")
+_PACKED = rf"[{CJK},.:|()、]"
+_COMPACT = re.compile(rf"{BLANK}(?<={_PACKED}{BLANK}){BLANK}*|{BLANK}+(?={_PACKED})")
 
 
 @cache
@@ -202,7 +215,9 @@ def normalize(text: str) -> str:
                 text = pattern.sub(repl, text)
     if "-" in text or "‐" in text or "‑" in text or "–" in text:
         text = _HYPHEN.sub(" ", text)
-    return _SPACES.sub(" ", text) if _ODD_SPACE.search(text) else text
+    if "  " in text or any(c in text for c in ODD_BLANKS):
+        text = _SPACES.sub(" ", text)
+    return text
 
 
 def mark_cjk_spaces(text: str) -> str:

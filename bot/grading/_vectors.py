@@ -1,20 +1,22 @@
 """TF-IDF vectors over character bigrams (CJK) and word unigrams / bigrams (Latin script).
 
-The vocabulary and IDF come from the whole bank.  References are stored column-wise (per feature)
-so that one reply is compared with every reference in a handful of numpy operations.
+The vocabulary and IDF come from the whole bank.  A reply's vector has a few dozen entries, so it is a
+plain dict (feature index -> weight): building it and taking its dot product with the question's own
+two references is cheaper in Python than in numpy, whose per-call overhead dominates at that size.
+Comparing one reply with every reference (the off-topic check) is where numpy pays: the references
+are a dense feature x reference table, so that it takes one gather and one product.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+SparseVector = dict[int, float]  # feature index -> weight, L2-normalised
 
 
 class TfIdf:
@@ -27,51 +29,55 @@ class TfIdf:
                 df[feature] = df.get(feature, 0) + 1
         n = len(documents)
         self.vocab: dict[str, int] = {f: i for i, f in enumerate(sorted(df))}
-        self.idf: FloatArray = np.array(
-            [math.log((n + 1) / (df[f] + 1)) + 1.0 for f in sorted(df)], dtype=np.float64
-        )
+        self.idf: list[float] = [math.log((n + 1) / (df[f] + 1)) + 1.0 for f in sorted(df)]
         self.idf_unknown = math.log(n + 1) + 1.0
-        self._ptr: IntArray = np.zeros(len(self.vocab) + 1, dtype=np.int64)
-        self._rows: IntArray = np.zeros(0, dtype=np.int64)
-        self._vals: FloatArray = np.zeros(0, dtype=np.float64)
+        self._table: npt.NDArray[np.float32] = np.zeros((len(self.vocab), 0), dtype=np.float32)
         self.n_refs = 0
 
-    def weights(self, features: Sequence[str]) -> tuple[IntArray, FloatArray]:
-        """Sparse L2-normalised vector: feature indices (sorted) and weights; unknown features only add to the norm."""
-        if not features:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        ids = np.fromiter(map(self.vocab.get, features, repeat(-1)), dtype=np.int64, count=len(features))
-        known = ids[ids >= 0]
-        unknown = len(features) - known.size
-        idx, counts = np.unique(known, return_counts=True)
-        w = (1.0 + np.log(counts)) * self.idf[idx]
-        norm = math.sqrt(float(w @ w) + unknown * self.idf_unknown**2)
+    def weights(self, features: Sequence[str]) -> SparseVector:
+        """Sparse L2-normalised vector; unknown features only add to the norm."""
+        counts: dict[int, int] = {}
+        unknown = 0
+        vocab = self.vocab
+        for f in features:
+            i = vocab.get(f)
+            if i is None:
+                unknown += 1
+            else:
+                counts[i] = counts.get(i, 0) + 1
+        idf = self.idf
+        vec = {i: (1.0 + math.log(c)) * idf[i] for i, c in sorted(counts.items())}
+        norm = math.sqrt(sum(w * w for w in vec.values()) + unknown * self.idf_unknown**2)
         if norm == 0.0:
-            return idx, w
-        return idx, w / norm
+            return vec
+        return {i: w / norm for i, w in vec.items()}
 
-    def set_references(self, refs: Sequence[tuple[IntArray, FloatArray]]) -> None:
-        """Store reference vectors (already normalised) column-wise for fast comparison."""
+    def set_references(self, refs: Sequence[SparseVector]) -> None:
+        """Store reference vectors (already normalised) as a dense feature x reference table.
+
+        About 24,000 features x 154 references in float32 is some 15 MB: gathering the reply's few
+        dozen rows and one small product is several times faster than any sparse layout in numpy.
+        """
         self.n_refs = len(refs)
-        cols: list[list[tuple[int, float]]] = [[] for _ in range(len(self.vocab))]
-        for row, (idx, w) in enumerate(refs):
-            for i, v in zip(idx.tolist(), w.tolist(), strict=True):
-                cols[i].append((row, v))
-        lengths = np.fromiter((len(c) for c in cols), dtype=np.int64, count=len(cols))
-        self._ptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
-        self._rows = np.fromiter((r for c in cols for r, _ in c), dtype=np.int64, count=int(self._ptr[-1]))
-        self._vals = np.fromiter((v for c in cols for _, v in c), dtype=np.float64, count=int(self._ptr[-1]))
+        table = np.zeros((len(self.vocab), len(refs)), dtype=np.float32)
+        for row, vec in enumerate(refs):
+            for i, v in vec.items():
+                table[i, row] = v
+        self._table = table
 
-    def similarities(self, idx: IntArray, w: FloatArray) -> FloatArray:
+    def similarities(self, vec: SparseVector) -> FloatArray:
         """Cosine similarity of one normalised vector with every reference."""
-        if idx.size == 0:
+        if not vec or self.n_refs == 0:
             return np.zeros(self.n_refs, dtype=np.float64)
-        starts = self._ptr[idx]
-        lengths = self._ptr[idx + 1] - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(self.n_refs, dtype=np.float64)
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        values = self._vals[offsets] * np.repeat(w, lengths)
-        sims: FloatArray = np.bincount(self._rows[offsets], weights=values, minlength=self.n_refs).astype(np.float64)
+        idx = np.fromiter(vec.keys(), dtype=np.int64, count=len(vec))
+        w = np.fromiter(vec.values(), dtype=np.float32, count=len(vec))
+        sims: FloatArray = (w @ self._table[idx]).astype(np.float64)
         return sims
+
+
+def dot(a: SparseVector, b: SparseVector) -> float:
+    """Dot product of two sparse vectors."""
+    if len(a) > len(b):
+        a, b = b, a
+    get = b.get
+    return sum(w * get(i, 0.0) for i, w in a.items())

@@ -28,7 +28,7 @@ from bot.grading._text import (
     stem,
     strip_markdown,
 )
-from bot.grading._vectors import FloatArray, IntArray, TfIdf
+from bot.grading._vectors import SparseVector, TfIdf, dot
 from question_bank.schema import Bank, KeyPoint, Question
 
 Status = Literal["covered", "partial", "missed", "contradicted"]
@@ -148,7 +148,7 @@ class _QuestionData:
     row: int  # index of the question; its references are rows 2*row (zh) and 2*row+1 (en)
     grams: frozenset[tuple[str, str, str, str]]
     key_points: tuple[tuple[KeyPoint, tuple[Alias, ...]], ...]
-    refs: tuple[tuple[IntArray, FloatArray], ...]
+    refs: tuple[SparseVector, ...]
     part_index: PartIndex
     part_owner: tuple[tuple[int, int], ...]  # part index -> (key point index, alias index)
 
@@ -199,7 +199,7 @@ class Grader:
         # 3. per question: n-grams of the question, compiled aliases, reference vectors
         self._data: dict[str, _QuestionData] = {}
         self._extra: dict[str, _QuestionData] = {}  # insertion-ordered: the oldest is dropped first
-        all_refs: list[tuple[IntArray, FloatArray]] = []
+        all_refs: list[SparseVector] = []
         self._order: list[str] = []
         for row, q in enumerate(questions):
             data = self._prepare_question(q, row)
@@ -207,7 +207,7 @@ class Grader:
             self._order.append(q.id)
             all_refs.extend(data.refs)
         self._tfidf.set_references(all_refs)
-        self._scored = np.array([bool(self._data[qid].refs[0][0].size or self._data[qid].refs[1][0].size)
+        self._scored = np.array([bool(self._data[qid].refs[0] or self._data[qid].refs[1])
                                  for qid in self._order], dtype=bool)
 
     # ------------------------------------------------------------------------------ preparation
@@ -357,8 +357,8 @@ class Grader:
             return Grade(question.id, 0, missed, _ordered(flags), 0.0)
         index = ReplyIndex(prepared.sentences)
         results, evidenced, listed_only = self._match_key_points(data, index)
-        idx, w = self._tfidf.weights(tfidf_features(prepared.sentences, _STOP))
-        own = max((_dot(idx, w, r_idx, r_w) for r_idx, r_w in data.refs), default=0.0)
+        vec = self._tfidf.weights(tfidf_features(prepared.sentences, _STOP))
+        own = max((dot(vec, ref) for ref in data.refs), default=0.0)
 
         total = sum(kp.weight for kp, _ in data.key_points)
         pairs = list(zip(data.key_points, results, strict=True))
@@ -379,7 +379,7 @@ class Grader:
         if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
-        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, idx, w, own, kp_score, index):
+        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, vec, own, kp_score, index):
             flags.add("off_topic")
             score = min(score, _OFF_TOPIC_CAP)
         if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
@@ -387,12 +387,12 @@ class Grader:
         return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4))
 
     def _off_topic(
-        self, data: _QuestionData, idx: IntArray, w: FloatArray, own: float, kp_score: float | None, index: ReplyIndex
+        self, data: _QuestionData, vec: SparseVector, own: float, kp_score: float | None, index: ReplyIndex
     ) -> bool:
         """Much closer to another question's reference than to this one's, with few key points here."""
-        if self._tfidf.n_refs == 0 or idx.size == 0:
+        if self._tfidf.n_refs == 0 or not vec:
             return False
-        sims = self._tfidf.similarities(idx, w)
+        sims = self._tfidf.similarities(vec)
         per_q = np.maximum(sims[0::2], sims[1::2])
         if data.row >= 0:
             per_q[data.row] = -1.0
@@ -427,16 +427,6 @@ def combine(kp_score: float | None, contradicted: float, similarity: float) -> i
         base = _KP_SHARE * kp + _SIM_SHARE * sim_n * max(0.0, 1.0 - 2 * contradicted)
         base -= _CONTRADICTION_PENALTY * contradicted
     return round(100 * min(1.0, max(0.0, base)))
-
-
-def _dot(a_idx: IntArray, a_w: FloatArray, b_idx: IntArray, b_w: FloatArray) -> float:
-    """Dot product of two sparse vectors given as sorted unique indices and weights."""
-    if a_idx.size == 0 or b_idx.size == 0:
-        return 0.0
-    pos = np.searchsorted(b_idx, a_idx)
-    pos[pos == b_idx.size] = 0
-    hit = b_idx[pos] == a_idx
-    return float(a_w[hit] @ b_w[pos[hit]])
 
 
 def _ordered(flags: set[str]) -> tuple[str, ...]:
