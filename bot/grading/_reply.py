@@ -15,7 +15,6 @@ from bot.grading import _lexicon as lex
 from bot.grading._text import CJK_RUN_RE, UNIT_RE, WORD_RE
 
 _CLAUSE_PUNCT = r"[,:()、\[\]{}<>=]"
-_BIGRAM_RE = re.compile(f"(?=([{lex.CJK}]{{2}}))")
 # A leading lookahead on the possible first characters lets the regex engine skip most positions fast.
 _BOUNDARY_RE = re.compile(
     f"(?=[,:()、\\[\\]{{}}<>=而但然不可反却bhwatyriu])(?:{_CLAUSE_PUNCT}|{lex.ZH_CONTRAST}|{lex.EN_CONTRAST})"
@@ -72,15 +71,19 @@ class Sentence:
 
     __slots__ = (
         "_bare", "_bounds", "_clause_feats", "_cues", "_pos", "_present", "_spans",
-        "bare_keys", "bigrams", "listed", "raw", "stems", "text",
+        "bare_keys", "bigrams", "listed", "raw", "stems", "text", "words",
     )
 
-    def __init__(self, raw: str, text: str, canon: Callable[[str], str]) -> None:
+    def __init__(
+        self, raw: str, text: str, canon: Callable[[str], str], words: list[str] | None = None
+    ) -> None:
+        """`words` are the Latin-script words of `text` when the caller already has them."""
         self.raw = raw
         self.text = text
         self.listed = False  # set by the grader: the sentence strings bare terms together
-        self.stems: list[str] = [canon(w) for w in WORD_RE.findall(text)]
-        self.bigrams: list[str] = _BIGRAM_RE.findall(text)
+        self.words: list[str] = WORD_RE.findall(text) if words is None else words
+        self.stems: list[str] = [canon(w) for w in self.words]
+        self.bigrams: list[str] = [r[i : i + 2] for r in CJK_RUN_RE.findall(text) for i in range(len(r) - 1)]
         self._spans: list[tuple[int, int]] | None = None
         self._pos: dict[str, list[int]] | None = None
         self._bounds: list[int] | None = None
@@ -102,7 +105,7 @@ class Sentence:
         """Characters, raw words, word stems and CJK bigrams of the sentence (for quick rejection)."""
         if self._present is None:
             self._present = (
-                set(self.text) | set(self.bigrams) | set(self.stems) | set(WORD_RE.findall(self.text))
+                set(self.text) | set(self.bigrams) | set(self.stems) | set(self.words)
             )
         return self._present
 

@@ -16,10 +16,7 @@ _IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__
 _LATIN = re.compile(r"[a-z0-9]")
 _FORMULA = re.compile(r"[\d·×=²³^/+*≈∈∑√<>~]")
 _SYMBOL = re.compile(r"[a-z]{1,2}|\d+|[a-z0-9]*[_^][a-z0-9_^]*|[a-z]\d+")
-_ZH_FUNCTION_RE = re.compile(
-    "(?=[" + "".join(sorted({re.sub(r"\(\?<?[!=][^)]*\)", "", alt)[0] for alt in ZH_FUNCTION.split("|")})) + "])(?:"
-    + ZH_FUNCTION + ")"
-)
+_ZH_FUNCTION_RE = re.compile(ZH_FUNCTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +61,19 @@ def _is_formula(item: str, units: list[str]) -> bool:
     return bool(_FORMULA.search(item)) or (len(units) <= 3 and all(_SYMBOL.fullmatch(x) for x in units))
 
 
-def shape(sentences: Sequence[str]) -> Shape:
-    """Measure normalised sentences (spaces between CJK terms already turned into '、').
+@dataclass(frozen=True, slots=True)
+class SentenceText:
+    """A normalised sentence (spaces between CJK terms already turned into '、') with what the grader
+    already found in it: its unit count, CJK character count and Latin-script words."""
+
+    text: str
+    units: int
+    cjk: int
+    words: list[str]
+
+
+def shape(sentences: Sequence[SentenceText]) -> Shape:
+    """Measure a reply's sentences.
 
     Items are the pieces between list separators; a piece with few function words is further split at
     spaces.  A bare item has no function word and at most four word equivalents; a repeated item counts
@@ -77,18 +85,20 @@ def shape(sentences: Sequence[str]) -> Shape:
     bare_keys: list[frozenset[str]] = []
     seen: set[str] = set()
     listed_units = 0
-    whole = "\n".join(sentences)
-    all_units = len(_UNIT_RE.findall(whole))
-    all_cjk = _cjk_count(whole)
-    all_func = _function_count(whole, all_cjk, all_units)
+    all_units = sum(s.units for s in sentences)
+    all_cjk = sum(s.cjk for s in sentences)
+    all_func = sum(sum(map(_IS_FUNCTION_WORD, s.words)) for s in sentences)
+    if all_cjk:
+        all_func += len(_ZH_FUNCTION_RE.findall("\n".join(s.text for s in sentences)))
     prose = all_units > 0 and all_func >= 0.12 * all_units
     slow_units = fast_units = 0
-    for sent in sentences:
+    for st in sentences:
+        sent = st.text
         chunks = [c for c in _ITEM_SPLIT.split(sent) if c.strip()]
         if prose and len(sent) >= 10 * len(chunks):
             # long clauses in a reply rich in function words: prose, no list analysis needed
             items += len(chunks)
-            fast_units += len(_UNIT_RE.findall(sent))
+            fast_units += st.units
             listed.append(False)
             bare_keys.append(frozenset())
             continue

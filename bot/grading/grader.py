@@ -17,7 +17,7 @@ from rapidfuzz.distance import OSA
 from bot.grading._lexicon import EN_STOP_WORDS
 from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias
 from bot.grading._reply import Sentence, mask_copied, question_grams, tfidf_features
-from bot.grading._signals import Shape, is_keyword_list, shape
+from bot.grading._signals import SentenceText, Shape, is_keyword_list, shape
 from bot.grading._text import (
     UNIT_RE,
     WORD_RE,
@@ -267,10 +267,11 @@ class Grader:
             marked = [mark_cjk_spaces(n) for n in normed_each]
         seen: set[str] = set()
         sentences: list[Sentence] = []
-        shaped: list[str] = []
+        shaped: list[SentenceText] = []
         duplicates = copied = units = 0
         for raw, c, mark in zip(raws, compacts, marked, strict=True):
             c = c.strip()
+            # one tokenisation serves the duplicate check, copy masking, word stems and the shape
             sent_units = UNIT_RE.findall(c)
             key = "".join(sent_units)
             if not key:
@@ -279,11 +280,12 @@ class Grader:
                 duplicates += 1
                 continue
             seen.add(key)
+            words = [u for u in sent_units if u < "\u3400"]  # a unit is a word or one CJK character
             masked, removed = mask_copied(c, sent_units, grams)
             copied += removed
             units += len(sent_units)
-            shaped.append(mark)
-            sentences.append(Sentence(raw, masked, self._canon))
+            shaped.append(SentenceText(mark, len(sent_units), len(sent_units) - len(words), words))
+            sentences.append(Sentence(raw, masked, self._canon, None if removed else words))
         sh = shape(shaped)
         for sent, listed, keys in zip(sentences, sh.listed, sh.bare_keys, strict=True):
             sent.listed = listed
