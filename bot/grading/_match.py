@@ -105,6 +105,18 @@ def compile_alias(
     return Alias(raw, parts) if parts else None
 
 
+def intern_parts(aliases: Sequence[Alias], pool: dict[tuple[str, bool], Part]) -> tuple[Alias, ...]:
+    """The aliases with equal parts replaced by one shared object from `pool`.
+
+    Equal text and negation marking give equal matches, and `ReplyIndex` caches matches by object.
+    """
+    out = []
+    for alias in aliases:
+        parts = tuple(pool.setdefault((p.text, p.negative_in_point), p) for p in alias.parts)
+        out.append(Alias(alias.text, parts))
+    return tuple(out)
+
+
 def _min_window(lists: Sequence[list[int]]) -> tuple[int, int]:
     """Smallest [lo, hi] range containing one element of each sorted list."""
     if len(lists) == 1:
@@ -217,10 +229,13 @@ def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
 class ReplyIndex:
     """Reply-level lookups shared by all aliases of one grading call."""
 
-    __slots__ = ("feats", "offsets", "sentences", "stems", "text", "units")
+    __slots__ = ("_part_cache", "feats", "offsets", "sentences", "stems", "text", "units")
 
     def __init__(self, sentences: Sequence[Sentence]) -> None:
         self.sentences = sentences
+        # parts are interned per question at load (see `intern_parts`), so one alias part shared by
+        # several aliases is matched once per reply
+        self._part_cache: dict[int, dict[int, tuple[float, bool, bool]]] = {}
         self.text = "\n".join(s.text for s in sentences)
         offs = []
         o = 0
@@ -303,8 +318,11 @@ class ReplyIndex:
     def alias_hits(self, alias: Alias) -> list[Hit]:
         """Per sentence where all parts occur: the weakest part's strength; negated if any part is."""
         per_part = []
+        cache = self._part_cache
         for part in alias.parts:
-            hits = self.part_hits(part)
+            hits = cache.get(id(part))
+            if hits is None:
+                hits = cache[id(part)] = self.part_hits(part)
             if not hits:
                 return []
             per_part.append(hits)

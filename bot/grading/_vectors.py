@@ -10,6 +10,7 @@ are a dense feature x reference table, so that it takes one gather and one produ
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,18 +37,17 @@ class TfIdf:
 
     def weights(self, features: Sequence[str]) -> SparseVector:
         """Sparse L2-normalised vector; unknown features only add to the norm."""
-        counts: dict[int, int] = {}
-        unknown = 0
         vocab = self.vocab
-        for f in features:
+        idf = self.idf
+        vec: SparseVector = {}
+        unknown = 0
+        for f, c in Counter(features).items():
             i = vocab.get(f)
             if i is None:
-                unknown += 1
+                unknown += c
             else:
-                counts[i] = counts.get(i, 0) + 1
-        idf = self.idf
-        vec = {i: (1.0 + math.log(c)) * idf[i] for i, c in sorted(counts.items())}
-        norm = math.sqrt(sum(w * w for w in vec.values()) + unknown * self.idf_unknown**2)
+                vec[i] = (1.0 + math.log(c)) * idf[i]
+        norm = math.sqrt(sum([w * w for w in vec.values()]) + unknown * self.idf_unknown**2)
         if norm == 0.0:
             return vec
         return {i: w / norm for i, w in vec.items()}
@@ -77,7 +77,4 @@ class TfIdf:
 
 def dot(a: SparseVector, b: SparseVector) -> float:
     """Dot product of two sparse vectors."""
-    if len(a) > len(b):
-        a, b = b, a
-    get = b.get
-    return sum(w * get(i, 0.0) for i, w in a.items())
+    return sum([a[i] * b[i] for i in a.keys() & b.keys()])

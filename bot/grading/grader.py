@@ -15,7 +15,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.grading._lexicon import EN_STOP_WORDS
-from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias
+from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias, intern_parts
 from bot.grading._reply import Sentence, mask_copied, question_grams, tfidf_features
 from bot.grading._signals import SentenceText, Shape, is_keyword_list, shape
 from bot.grading._text import (
@@ -224,9 +224,11 @@ class Grader:
         kps = []
         all_parts: list[Part] = []
         owner: list[tuple[int, int]] = []
+        pool: dict[tuple[str, bool], Part] = {}
         for k, kp in enumerate(q.key_points):
             point = [Sentence(s, s, self._canon) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
-            aliases = tuple(a for a in (compile_alias(x, self._canon, point) for x in kp.aliases) if a is not None)
+            compiled = (compile_alias(x, self._canon, point) for x in kp.aliases)
+            aliases = intern_parts([a for a in compiled if a is not None], pool)
             kps.append((kp, aliases))
             for a, alias in enumerate(aliases):
                 all_parts.extend(alias.parts)
