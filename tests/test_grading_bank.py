@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 import pytest
@@ -89,3 +90,16 @@ def test_aliases_resolve(bank: Bank, grader: Grader) -> None:
     for alias, target in bank.id_aliases.items():
         q = bank.get(alias)
         assert q is not None and grader.grade(q, "x").qid == target
+
+
+def test_question_from_outside_the_bank_grades_like_its_bank_twin(bank: Bank, grader: Grader) -> None:
+    """A drill probe is a question the bank does not hold: its references are compared by another
+    path (a dict, not the reference table), which must give the same similarity and score."""
+    original = bank.get("2.3")
+    assert original is not None
+    twin = replace(original, id="2.3.probe-test")
+    replies = [original.answer.en, original.answer.zh, "因为QK^T的方差随d_k增大, softmax会饱和", "no idea"]
+    for reply in replies:
+        a, b = grader.grade(original, reply), grader.grade(twin, reply)
+        assert abs(a.similarity - b.similarity) < 1e-4
+        assert (a.score, a.covered, a.missed) == (b.score, b.covered, b.missed)

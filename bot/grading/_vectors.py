@@ -1,10 +1,10 @@
 """TF-IDF vectors over character bigrams (CJK) and word unigrams / bigrams (Latin script).
 
-The vocabulary and IDF come from the whole bank.  A reply's vector has a few dozen entries, so it is a
-plain dict (feature index -> weight): building it and taking its dot product with the question's own
-two references is cheaper in Python than in numpy, whose per-call overhead dominates at that size.
-Comparing one reply with every reference (the off-topic check) is where numpy pays: the references
-are a dense feature x reference table, so that it takes one gather and one product.
+The vocabulary and IDF come from the whole bank.  A reply's vector is a pair of numpy arrays
+(feature indices, weights).  The references live in a dense feature x reference table (float32), so
+that comparing a reply with its own question's references is two small gathers, and with every
+reference (the off-topic check) one gather and one product.  References of questions from outside the
+bank (drill probes) are plain dicts, compared with a short loop.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 SparseVector = dict[int, float]  # feature index -> weight, L2-normalised
 
 
 class TfIdf:
-    """IDF learnt from a list of documents (each a list of features), plus sparse reference vectors."""
+    """IDF learnt from a list of documents (each a list of features), plus the reference table."""
 
     def __init__(self, documents: Sequence[Sequence[str]]) -> None:
         df: dict[str, int] = {}
@@ -30,33 +32,35 @@ class TfIdf:
                 df[feature] = df.get(feature, 0) + 1
         n = len(documents)
         self.vocab: dict[str, int] = {f: i for i, f in enumerate(sorted(df))}
-        self.idf: list[float] = [math.log((n + 1) / (df[f] + 1)) + 1.0 for f in sorted(df)]
+        self.idf: FloatArray = np.array([math.log((n + 1) / (df[f] + 1)) + 1.0 for f in sorted(df)], dtype=np.float64)
         self.idf_unknown = math.log(n + 1) + 1.0
         self._table: npt.NDArray[np.float32] = np.zeros((len(self.vocab), 0), dtype=np.float32)
         self.n_refs = 0
 
-    def weights(self, features: Sequence[str]) -> SparseVector:
-        """Sparse L2-normalised vector; unknown features only add to the norm."""
-        vocab = self.vocab
-        idf = self.idf
-        vec: SparseVector = {}
-        unknown = 0
-        for f, c in Counter(features).items():
-            i = vocab.get(f)
-            if i is None:
-                unknown += c
-            else:
-                vec[i] = (1.0 + math.log(c)) * idf[i]
-        norm = math.sqrt(sum([w * w for w in vec.values()]) + unknown * self.idf_unknown**2)
-        if norm == 0.0:
-            return vec
-        return {i: w / norm for i, w in vec.items()}
+    def vector(self, features: Sequence[str]) -> tuple[IntArray, FloatArray]:
+        """Sparse L2-normalised vector as (indices, weights); unknown features only add to the norm."""
+        counted = Counter(features)
+        if not counted:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        ids = np.fromiter(map(self.vocab.get, counted, repeat(-1)), dtype=np.int64, count=len(counted))
+        counts = np.fromiter(counted.values(), dtype=np.float64, count=len(counted))
+        known = ids >= 0
+        idx = ids[known]
+        w = (1.0 + np.log(counts[known])) * self.idf[idx]
+        unknown = float(counts[~known].sum())
+        norm = math.sqrt(float(w @ w) + unknown * self.idf_unknown**2)
+        return idx, (w / norm if norm else w)
+
+    def sparse(self, features: Sequence[str]) -> SparseVector:
+        """The same vector as a dict (for references)."""
+        idx, w = self.vector(features)
+        return dict(zip(idx.tolist(), w.tolist(), strict=True))
 
     def set_references(self, refs: Sequence[SparseVector]) -> None:
         """Store reference vectors (already normalised) as a dense feature x reference table.
 
-        About 24,000 features x 154 references in float32 is some 15 MB: gathering the reply's few
-        dozen rows and one small product is several times faster than any sparse layout in numpy.
+        About 24,000 features x 154 references in float32 is some 15 MB: gathering the reply's rows is
+        several times faster than any sparse layout in numpy.
         """
         self.n_refs = len(refs)
         table = np.zeros((len(self.vocab), len(refs)), dtype=np.float32)
@@ -65,16 +69,21 @@ class TfIdf:
                 table[i, row] = v
         self._table = table
 
-    def similarities(self, vec: SparseVector) -> FloatArray:
+    def similarity(self, idx: IntArray, w: FloatArray, ref: int) -> float:
+        """Cosine similarity of one normalised vector with reference number `ref`."""
+        if idx.size == 0:
+            return 0.0
+        return float(w @ self._table[idx, ref])
+
+    def similarities(self, idx: IntArray, w: FloatArray) -> FloatArray:
         """Cosine similarity of one normalised vector with every reference."""
-        if not vec or self.n_refs == 0:
+        if idx.size == 0 or self.n_refs == 0:
             return np.zeros(self.n_refs, dtype=np.float64)
-        idx = np.fromiter(vec.keys(), dtype=np.int64, count=len(vec))
-        w = np.fromiter(vec.values(), dtype=np.float32, count=len(vec))
-        sims: FloatArray = (w @ self._table[idx]).astype(np.float64)
+        sims: FloatArray = w @ self._table[idx].astype(np.float64)
         return sims
 
 
-def dot(a: SparseVector, b: SparseVector) -> float:
-    """Dot product of two sparse vectors."""
-    return sum([a[i] * b[i] for i in a.keys() & b.keys()])
+def dot(idx: IntArray, w: FloatArray, ref: SparseVector) -> float:
+    """Dot product of a vector given as arrays with one given as a dict."""
+    get = ref.get
+    return float(sum([x * get(i, 0.0) for i, x in zip(idx.tolist(), w.tolist(), strict=True)]))

@@ -28,7 +28,7 @@ from bot.grading._text import (
     stem,
     strip_markdown,
 )
-from bot.grading._vectors import SparseVector, TfIdf, dot
+from bot.grading._vectors import FloatArray, IntArray, SparseVector, TfIdf, dot
 from question_bank.schema import Bank, KeyPoint, Question
 
 Status = Literal["covered", "partial", "missed", "contradicted"]
@@ -241,7 +241,7 @@ class Grader:
                 a.replace("&", " ") for kp in q.key_points for a in (kp.aliases_zh if lang == "zh" else kp.aliases_en)
             ]
             text = "\n".join(p for p in parts if p)
-            refs.append(self._tfidf.weights(self._features(text, grams)))
+            refs.append(self._tfidf.sparse(self._features(text, grams)))
         return _QuestionData(q, row, grams, tuple(kps), tuple(refs), PartIndex(all_parts), tuple(owner))
 
     def _data_for(self, question: Question) -> _QuestionData:
@@ -361,8 +361,11 @@ class Grader:
             return Grade(question.id, 0, missed, _ordered(flags), 0.0)
         index = ReplyIndex(prepared.sentences)
         results, evidenced, listed_only = self._match_key_points(data, index)
-        vec = self._tfidf.weights(tfidf_features(prepared.sentences, _STOP))
-        own = max((dot(vec, ref) for ref in data.refs), default=0.0)
+        idx, w = self._tfidf.vector(tfidf_features(prepared.sentences, _STOP))
+        if data.row >= 0:
+            own = max(self._tfidf.similarity(idx, w, 2 * data.row), self._tfidf.similarity(idx, w, 2 * data.row + 1))
+        else:
+            own = max((dot(idx, w, ref) for ref in data.refs), default=0.0)
 
         total = sum(kp.weight for kp, _ in data.key_points)
         pairs = list(zip(data.key_points, results, strict=True))
@@ -383,7 +386,7 @@ class Grader:
         if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
-        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, vec, own, kp_score, index):
+        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, idx, w, own, kp_score, index):
             flags.add("off_topic")
             score = min(score, _OFF_TOPIC_CAP)
         if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
@@ -391,12 +394,12 @@ class Grader:
         return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4))
 
     def _off_topic(
-        self, data: _QuestionData, vec: SparseVector, own: float, kp_score: float | None, index: ReplyIndex
+        self, data: _QuestionData, idx: IntArray, w: FloatArray, own: float, kp_score: float | None, index: ReplyIndex
     ) -> bool:
         """Much closer to another question's reference than to this one's, with few key points here."""
-        if self._tfidf.n_refs == 0 or not vec:
+        if self._tfidf.n_refs == 0 or idx.size == 0:
             return False
-        sims = self._tfidf.similarities(vec)
+        sims = self._tfidf.similarities(idx, w)
         per_q = np.maximum(sims[0::2], sims[1::2])
         if data.row >= 0:
             per_q[data.row] = -1.0
