@@ -23,7 +23,6 @@ from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
 from bot.grading import Grade, Grader
 from bot.platforms.base import ConversationRef, MessageRef, UserRef
-from bot.storage.db import GroupCommit
 from bot.storage.store import (
     AnswerRow,
     ConversationRow,
@@ -205,8 +204,6 @@ class RoundService:
         self._default_lang = default_lang
         # Set by the schedules: (conversation id, user ids) -> scheduled-day streaks, None without a schedule.
         self.board_streaks: Callable[[int, list[int]], Awaitable[dict[int, int] | None]] | None = None
-        # Where questions were posted; concurrent posts (a burst of daily questions) share commits.
-        self._message_refs: GroupCommit[tuple[int, MessageKey]] = GroupCommit(store.db, store.set_round_messages)
         timers.register(self.KIND_REVEAL, self._on_reveal_timer)
         timers.register(self.KIND_REMIND, self._on_remind_timer)
         timers.register(self.KIND_ANNOUNCE, self._on_announce_timer)
@@ -403,12 +400,19 @@ class RoundService:
             first = min(range(len(order)), key=lambda n: (abs(self._question(order[n]).difficulty - rising), n))
         return self._question(order[first]), cycle, new_cycle, scope_key
 
-    async def on_posted(self, event: object, ref: MessageRef | None) -> None:
-        """Remember where a question was posted; a posted reveal counts as announced."""
-        if isinstance(event, RoundQuestion) and ref is not None:
-            await self._message_refs.submit((event.round_id, (ref.platform, ref.channel_id, ref.message_id)))
-        elif isinstance(event, RoundReveal) and not event.summary:
-            await self._store.mark_announced(event.round_id, self._clock.now())
+    async def on_posted(self, posted: Sequence[tuple[object, MessageRef | None]]) -> None:
+        """Remember where questions were posted (one transaction for a group); a posted reveal counts as announced."""
+        refs: list[tuple[int, MessageKey]] = [
+            (event.round_id, (ref.platform, ref.channel_id, ref.message_id))
+            for event, ref in posted
+            if isinstance(event, RoundQuestion) and ref is not None
+        ]
+        if refs:
+            async with self._store.db.transaction() as conn:
+                await self._store.set_round_messages(conn, refs)
+        for event, _ref in posted:
+            if isinstance(event, RoundReveal) and not event.summary:
+                await self._store.mark_announced(event.round_id, self._clock.now())
 
     async def status(self, where: ConversationRef) -> RoundOpen | None:
         conv = await self.conversation(where)

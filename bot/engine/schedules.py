@@ -29,7 +29,6 @@ does not break it before it closes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock, from_iso, to_iso
 from bot.engine.calendar import next_fire, next_local
-from bot.engine.events import Notice, Notify, Outgoing, Target, channel
+from bot.engine.events import Notice, Outgoing, PostEach, Target, channel
 from bot.engine.rounds import RoundError, RoundQuestion, RoundRequest, RoundService, Stats
 from bot.engine.selection import Scope
 from bot.engine.timers import TimerService
@@ -63,7 +62,6 @@ log = logging.getLogger(__name__)
 DEFAULT_REVEAL_AFTER = timedelta(hours=8)
 RISING = (1, 1, 2, 2, 3, 2, 2)  # preferred difficulty Monday..Sunday when a schedule rises across the week
 REVEAL_MARGIN = timedelta(minutes=1)  # a round closes at least this long before the next day's question
-POST_CONCURRENCY = 32  # questions being posted at once (each to its own channel)
 
 
 class ScheduleError(RoundError):
@@ -110,8 +108,8 @@ class ScheduleService:
     KIND_FIRE = "schedule.fire"
 
     def __init__(
-        self, *, store: Store, bank: Bank, clock: Clock, timers: TimerService, rounds: RoundService, notify: Notify,
-        grace: timedelta = timedelta(hours=2), post_concurrency: int = POST_CONCURRENCY,
+        self, *, store: Store, bank: Bank, clock: Clock, timers: TimerService, rounds: RoundService,
+        post_each: PostEach, grace: timedelta = timedelta(hours=2),
     ) -> None:
         self._store = store
         self._q = ScheduleQueries(store)
@@ -119,9 +117,8 @@ class ScheduleService:
         self._clock = clock
         self._timers = timers
         self._rounds = rounds
-        self._notify = notify
         self._grace = grace
-        self._posting = asyncio.Semaphore(post_concurrency)
+        self._post_each = post_each
         timers.register_batch(self.KIND_FIRE, self._on_fire_batch)
 
     # -- commands -------------------------------------------------------------------------------
@@ -263,8 +260,10 @@ class ScheduleService:
             event = await self._repost(sched, date)
             if event is not None:
                 posts.append((index, event))
-        for index, failure in (await self._post(posts)).items():
-            outcomes[index] = failure
+        if posts:  # one per channel: each schedule posts in its own channel
+            posted = await self._post_each([out for _index, out in posts])
+            for (index, _out), failure in zip(posts, posted, strict=True):
+                outcomes[index] = failure
         return outcomes
 
     def _plan(self, index: int, sched: ScheduleRow, date: str, due: datetime, now: datetime) -> _Fire:
@@ -337,25 +336,6 @@ class ScheduleService:
             log.info("schedule posted schedule=%s conversation=%s date=%s round=%s late=%.1fs", f.sched.id, conv.id,
                      f.day, event.round_id, (now - f.due).total_seconds())
         return [(f.index, Outgoing(_channel(conv), event)) for f, conv, event in posted]
-
-    async def _post(self, posts: list[tuple[int, Outgoing]]) -> dict[int, BaseException]:
-        """Post concurrently (a bounded number at once); what failed, by timer index.
-
-        Every post of a batch goes to a different channel, so concurrency keeps each channel's order.
-        """
-        failures: dict[int, BaseException] = {}
-
-        async def one(index: int, out: Outgoing) -> None:
-            async with self._posting:
-                try:
-                    await self._notify([out])
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    failures[index] = exc
-
-        await asyncio.gather(*(one(index, out) for index, out in posts))
-        return failures
 
     async def _orphan(self, conv: ConversationRow, due: datetime) -> RoundQuestion | None:
         """The open round an earlier attempt of this fire opened but did not record or post, if any."""

@@ -11,18 +11,16 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -145,44 +143,3 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
         raise
     return db
 
-
-class GroupCommit(Generic[T]):
-    """Small writes from concurrent tasks share transactions; each caller returns once its item is committed.
-
-    Posting hundreds of questions at once records where each one was posted, and a
-    transaction per post would cost more than the posting.  Callers queue their item and
-    take turns (FIFO) at writing: a caller's turn writes everything queued so far in one
-    transaction, so those queued behind it find theirs committed and return at once.  If
-    a write fails, the caller whose turn it was gets the error and the other items go back
-    to the queue for their own callers' turns, so nobody returns with an item unwritten.
-    """
-
-    def __init__(self, db: Database, write: Callable[[aiosqlite.Connection, list[T]], Awaitable[None]]) -> None:
-        self._db = db
-        self._write = write
-        self._queue: list[_Queued[T]] = []
-        self._turn = asyncio.Lock()
-        self.commits = 0  # transactions written, for tests and benchmarks
-
-    async def submit(self, item: T) -> None:
-        mine = _Queued(item)
-        self._queue.append(mine)
-        async with self._turn:
-            if mine.done:
-                return
-            batch, self._queue = self._queue, []
-            try:
-                async with self._db.transaction() as conn:
-                    await self._write(conn, [queued.item for queued in batch])
-            except BaseException:
-                self._queue = [q for q in batch if q is not mine] + self._queue
-                raise
-            self.commits += 1
-            for queued in batch:
-                queued.done = True
-
-
-@dataclass(slots=True)
-class _Queued(Generic[T]):
-    item: T
-    done: bool = False

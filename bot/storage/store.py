@@ -7,6 +7,7 @@ depends on column order.  Writes that must be atomic take a `Database.transactio
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -126,9 +127,8 @@ class AnswerRow:
     grade: dict[str, Any] | None
 
 
-# Multi-row statements stay within SQLite's historical limit of 999 parameters per statement,
-# so they work with any SQLite build, not only those compiled with a higher limit.
-MAX_PARAMS = 999
+# Parameters per multi-row statement: SQLite allows 32766 since 3.32 (2020), 999 before.
+MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 def chunked(items: Sequence[Any], per_item: int) -> Iterator[Sequence[Any]]:
@@ -142,6 +142,13 @@ def marks(rows: int, columns: int) -> str:
     """The placeholder list of a multi-row VALUES clause: (?, ?), (?, ?) ... (values stay parameters)."""
     row = "(" + ", ".join("?" * columns) + ")"
     return ", ".join([row] * rows)
+
+
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) builds an encoder per call
+
+
+def _payload(payload: dict[str, Any]) -> str:
+    return _SORTED_JSON.encode(payload) if payload else "{}"
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -383,7 +390,7 @@ class Store:
         """Insert a timer inside the caller's transaction."""
         cursor = await conn.execute(
             "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, ref_id, to_iso(due_at), json.dumps(payload or {}, sort_keys=True), to_iso(now)),
+            (kind, ref_id, to_iso(due_at), _payload(payload or {}), to_iso(now)),
         )
         return int(cursor.lastrowid or 0)
 
@@ -392,7 +399,7 @@ class Store:
         created = to_iso(now)
         await conn.executemany(
             "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(t.kind, t.ref_id, to_iso(t.due_at), json.dumps(t.payload, sort_keys=True), created) for t in timers],
+            [(t.kind, t.ref_id, to_iso(t.due_at), _payload(t.payload), created) for t in timers],
         )
 
     async def cancel_timers(self, conn: aiosqlite.Connection, kind: str, ref_id: int) -> None:
