@@ -41,6 +41,7 @@ class TimerService:
         retry_delay: timedelta = timedelta(seconds=30),
         max_attempts: int = 5,
         concurrency: int = 64,
+        batch_size: int = 500,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -52,6 +53,7 @@ class TimerService:
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
         self._limit = asyncio.Semaphore(concurrency)
+        self.batch_size = batch_size  # most timers per batch handler call (1: each timer alone)
         self.fired = 0
         self.lateness_seconds: list[float] = []  # recent lateness samples, for metrics and benchmarks
 
@@ -163,29 +165,44 @@ class TimerService:
                     raise
                 except Exception as exc:
                     outcome = exc
-                if await self._settle(timer, outcome, now):
+                retry = self._settle(timer, outcome, now)
+                if retry is None:
                     finished.append(timer)
+                else:
+                    await self._store.retry_timers([(timer, retry)])
 
     async def _run_batches(self, kind: str, groups: list[list[TimerRow]], finished: list[TimerRow]) -> None:
-        """Fire the timers of one batch kind: the first timer of every object in one call, then the second..."""
+        """Fire the timers of one batch kind: the first timer of every object (in batches), then the second..."""
         handler = self._batch_handlers[kind]
+        size = max(1, self.batch_size)
         async with self._limit:
-            for layer in range(max(len(g) for g in groups)):
-                batch = [g[layer] for g in groups if len(g) > layer]
-                now = self._clock.now()
-                for timer in batch:
-                    self._note_lateness(timer, now)
-                try:
-                    outcomes = list(await handler(batch))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    outcomes = [exc] * len(batch)
-                if len(outcomes) != len(batch):
-                    raise RuntimeError(f"batch handler for {kind!r} gave {len(outcomes)} outcomes for {len(batch)}")
-                for timer, outcome in zip(batch, outcomes, strict=True):
-                    if await self._settle(timer, outcome, now):
-                        finished.append(timer)
+            for n in range(max(len(g) for g in groups)):
+                layer = [g[n] for g in groups if len(g) > n]
+                for start in range(0, len(layer), size):
+                    await self._run_batch(kind, handler, layer[start : start + size], finished)
+
+    async def _run_batch(
+        self, kind: str, handler: BatchHandler, batch: list[TimerRow], finished: list[TimerRow]
+    ) -> None:
+        now = self._clock.now()
+        for timer in batch:
+            self._note_lateness(timer, now)
+        try:
+            outcomes = list(await handler(batch))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcomes = [exc] * len(batch)
+        if len(outcomes) != len(batch):
+            raise RuntimeError(f"batch handler for {kind!r} gave {len(outcomes)} outcomes for {len(batch)}")
+        retries: list[tuple[TimerRow, datetime]] = []
+        for timer, outcome in zip(batch, outcomes, strict=True):
+            retry = self._settle(timer, outcome, now)
+            if retry is None:
+                finished.append(timer)
+            else:
+                retries.append((timer, retry))
+        await self._store.retry_timers(retries)  # one transaction, even when a whole batch failed
 
     def _note_lateness(self, timer: TimerRow, now: datetime | None = None) -> datetime:
         now = now or self._clock.now()
@@ -194,17 +211,17 @@ class TimerService:
             del self.lateness_seconds[:5_000]
         return now
 
-    async def _settle(self, timer: TimerRow, outcome: BaseException | None, now: datetime) -> bool:
-        """Count a success or arrange a retry; True when the timer's row should go (done, or given up)."""
+    def _settle(self, timer: TimerRow, outcome: BaseException | None, now: datetime) -> datetime | None:
+        """Count a success or log a failure; None when the timer's row should go (done, or given up),
+        else the time to retry it."""
         if outcome is None:
             self.fired += 1
-            return True
+            return None
         attempts = timer.attempts + 1
         if attempts >= self._max_attempts:
             log.error("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts,
                       exc_info=outcome)
-            return True
+            return None
         log.error("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts,
                   exc_info=outcome)
-        await self._store.retry_timer(timer, now + self._retry_delay * attempts)
-        return False
+        return now + self._retry_delay * attempts

@@ -466,14 +466,6 @@ class Store:
                 [(to_iso(due), t.id, t.kind, t.ref_id, to_iso(t.due_at)) for t, due in retries],
             )
 
-    async def retry_timer(self, timer: TimerRow, due_at: datetime) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE timers SET due_at = ?, attempts = attempts + 1 WHERE id = ? AND kind = ? AND ref_id = ? "
-                "AND due_at = ?",
-                (to_iso(due_at), timer.id, timer.kind, timer.ref_id, to_iso(timer.due_at)),
-            )
-
     async def count_timers(self) -> int:
         row = await self._one("SELECT COUNT(*) FROM timers")
         return int(row[0])
