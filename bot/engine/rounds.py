@@ -301,31 +301,24 @@ class RoundService:
                     if requests[index].conv.id in raced:
                         results[index] = RoundError(Notice("round.already_open_race", requests[index].conv.lang))
                         del picks[index]
-                new: list[NewRound] = []
-                timers: list[NewTimer] = []
                 order = sorted(picks)
-                for index in order:
-                    request = requests[index]
-                    question, cycle, _new_cycle, scope_key = picks[index]
-                    minutes = request.minutes or request.conv.answer_minutes
-                    deadline = now + timedelta(minutes=minutes)
-                    asker = askers.get(index)
-                    opened[index] = (0, deadline, minutes)
-                    new.append(
-                        NewRound(
-                            request.conv.id,
-                            question.id,
-                            asker.id if asker else None,
-                            now,
-                            deadline,
-                            request.parent_round_id,
-                            scope_key,
-                            cycle,
-                        )
+                minutes_of = {i: requests[i].minutes or requests[i].conv.answer_minutes for i in order}
+                new = [
+                    NewRound(
+                        requests[i].conv.id,
+                        picks[i][0].id,
+                        askers[i].id if i in askers else None,
+                        now,
+                        now + timedelta(minutes=minutes_of[i]),
+                        requests[i].parent_round_id,
+                        picks[i][3],
+                        picks[i][1],
                     )
-                round_ids = await self._store.create_rounds(conn, new)
-                for index, round_id in zip(order, round_ids, strict=True):
-                    _zero, deadline, minutes = opened[index]
+                    for i in order
+                ]
+                timers: list[NewTimer] = []
+                for index, row, round_id in zip(order, new, await self._store.create_rounds(conn, new), strict=True):
+                    minutes, deadline = minutes_of[index], row.deadline_at
                     opened[index] = (round_id, deadline, minutes)
                     timers.append(NewTimer(self.KIND_REVEAL, round_id, deadline))
                     if requests[index].conv.reminders:

@@ -823,33 +823,36 @@ class Store:
         return _round(row) if row else None
 
     async def create_rounds(self, conn: aiosqlite.Connection, rounds: Sequence[NewRound]) -> list[int]:
-        """Open rounds inside the caller's transaction (a few statements for hundreds); their ids, in order.
+        """Open rounds inside the caller's transaction (two statements for hundreds); their ids, in order.
 
-        Each conversation has at most one open round (a unique index), so the ids are matched
-        back to the requests by conversation.
+        A conversation has at most one open round (a unique index), so the new ids are read back
+        by conversation; no RETURNING, which older SQLite builds lack.
         """
+        await conn.executemany(
+            "INSERT INTO rounds (conversation_id, question_id, state, asked_by, opened_at, deadline_at, "
+            "parent_round_id, scope, cycle) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.conversation_id,
+                    r.question_id,
+                    r.asked_by,
+                    to_iso(r.opened_at),
+                    to_iso(r.deadline_at),
+                    r.parent_round_id,
+                    r.scope,
+                    r.cycle,
+                )
+                for r in rounds
+            ],
+        )
         ids: dict[int, int] = {}
-        for part in chunked(rounds, 8):
+        for part in chunked(sorted({r.conversation_id for r in rounds}), 1):
             rows = await conn.execute_fetchall(
-                "INSERT INTO rounds (conversation_id, question_id, state, asked_by, opened_at, deadline_at, "
-                f"parent_round_id, scope, cycle) VALUES {marks(len(part), 9)} RETURNING id, conversation_id",
-                [
-                    value
-                    for r in part
-                    for value in (
-                        r.conversation_id,
-                        r.question_id,
-                        "open",
-                        r.asked_by,
-                        to_iso(r.opened_at),
-                        to_iso(r.deadline_at),
-                        r.parent_round_id,
-                        r.scope,
-                        r.cycle,
-                    )
-                ],
+                f"SELECT conversation_id, id FROM rounds WHERE state = 'open' AND conversation_id IN "
+                f"({', '.join('?' * len(part))})",
+                part,
             )
-            ids.update((int(row[1]), int(row[0])) for row in rows)
+            ids.update((int(row[0]), int(row[1])) for row in rows)
         return [ids[r.conversation_id] for r in rounds]
 
     async def set_round_messages(self, conn: aiosqlite.Connection, refs: Sequence[tuple[int, MessageKey]]) -> None:
