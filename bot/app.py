@@ -97,7 +97,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
         clock=clock,
         timers=timers,
         rounds=rounds,
-        notify=delivery,
+        post_each=delivery.post_each,
         grace=timedelta(minutes=settings.schedule_grace_minutes),
     )
     rounds.board_streaks = schedules.board_streaks

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.engine.timers import TimerService
@@ -140,3 +143,63 @@ async def test_handler_replacing_its_timer_keeps_the_new_one(db_path: Path, cloc
     assert fired == [1, 2, 3]
     await timers.stop()
     await db.close()
+
+
+async def test_batch_handler_gets_due_timers_together_one_per_object(db_path: Path, clock: FakeClock) -> None:
+    """Timers of a batch kind due together come in one call, one per object (an object's next timer comes in
+    the next call); a failed outcome retries only its own timer."""
+    db = await open_database(db_path)
+    store = Store(db)
+    timers = TimerService(store, clock, retry_delay=timedelta(seconds=10), max_attempts=3)
+    calls: list[tuple[list[int], object]] = []
+    failing = {2}
+
+    async def batch(rows: Sequence[TimerRow]) -> list[BaseException | None]:
+        calls.append(([t.ref_id for t in rows], clock.now()))
+        outcomes: list[BaseException | None] = []
+        for t in rows:
+            outcomes.append(ConnectionError("outage") if t.ref_id in failing else None)
+            failing.discard(t.ref_id)
+        return outcomes
+
+    timers.register_batch("b.fire", batch)
+    with pytest.raises(ValueError, match="already registered"):
+        timers.register("b.fire", batch)  # type: ignore[arg-type]
+    await timers.start()
+    for ref in (1, 2, 3, 1):
+        await _add_kind(store, timers, clock, "b.fire", ref, 5)
+    await clock.advance(60)
+    due = START + timedelta(seconds=5)
+    assert calls == [([1, 2, 3], due), ([1], due), ([2], due + timedelta(seconds=10))]
+    assert await store.count_timers() == 0 and timers.fired == 4
+    await timers.stop()
+    await db.close()
+
+
+async def test_batch_handler_that_raises_retries_every_timer_of_the_batch(db_path: Path, clock: FakeClock) -> None:
+    """A batch handler raising (say, its transaction failed) fails the whole batch: each timer is retried, then
+    given up after max attempts like a single handler's."""
+    db = await open_database(db_path)
+    store = Store(db)
+    timers = TimerService(store, clock, retry_delay=timedelta(seconds=10), max_attempts=2, batch_size=2)
+    calls: list[list[int]] = []
+
+    async def broken(rows: Sequence[TimerRow]) -> list[BaseException | None]:
+        calls.append([t.ref_id for t in rows])
+        raise OSError("disk full (simulated)")
+
+    timers.register_batch("b.fire", broken)
+    await timers.start()
+    for ref in (1, 2, 3):
+        await _add_kind(store, timers, clock, "b.fire", ref, 5)
+    await clock.advance(60)
+    assert calls == [[1, 2], [3], [1, 2], [3]]  # batch_size 2; a retry each, then given up
+    assert await store.count_timers() == 0 and timers.fired == 0
+    await timers.stop()
+    await db.close()
+
+
+async def _add_kind(store: Store, timers: TimerService, clock: FakeClock, kind: str, ref: int, seconds: float) -> None:
+    async with store.db.transaction() as conn:
+        await store.add_timer(conn, kind, ref, clock.now() + timedelta(seconds=seconds), clock.now())
+    timers.poke()

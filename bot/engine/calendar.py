@@ -7,6 +7,7 @@ that happens twice on a fall-back day fires once, at its first occurrence (fold=
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,8 +48,13 @@ def runs_on(day: date, weekdays_only: bool) -> bool:
     return not weekdays_only or day.weekday() < SATURDAY
 
 
+@functools.lru_cache(maxsize=1024)
 def next_fire(after: datetime, at: time, tz: ZoneInfo, *, weekdays_only: bool = False) -> tuple[datetime, date]:
-    """The first fire instant strictly after `after` (UTC) and the local date it belongs to."""
+    """The first fire instant strictly after `after` (UTC) and the local date it belongs to.
+
+    Cached (it is pure): the schedules fired in one batch share the instant they are fired at,
+    so those with the same zone and time share the answer.
+    """
     day = after.astimezone(tz).date() - timedelta(days=1)
     for _ in range(10):
         if runs_on(day, weekdays_only):

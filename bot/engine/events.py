@@ -64,6 +64,8 @@ class Outgoing:
 
 
 Notify = Callable[[Sequence[Outgoing]], Awaitable[None]]
+# Post events that each have their own destination, several at once; one outcome per event (None: posted).
+PostEach = Callable[[Sequence[Outgoing]], Awaitable[list[BaseException | None]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,17 @@ from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
 from bot.grading import Grade, Grader
 from bot.platforms.base import ConversationRef, MessageRef, UserRef
-from bot.storage.store import AnswerRow, ConversationRow, RoundRow, Store, TimerRow, UserRow
+from bot.storage.store import (
+    AnswerRow,
+    ConversationRow,
+    MessageKey,
+    NewRound,
+    NewTimer,
+    RoundRow,
+    Store,
+    TimerRow,
+    UserRow,
+)
 from question_bank.schema import Bank, Question
 
 log = logging.getLogger(__name__)
@@ -49,6 +59,19 @@ class RoundQuestion:
     asked_by: str
     new_cycle: bool = False
     parent_question: str | None = None
+    scheduled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRequest:
+    """One round to open: what `ask` was given, or what a daily schedule fires with."""
+
+    conv: ConversationRow
+    asker: UserRef | None = None
+    qid: str | None = None  # None: the next question of `scope`
+    scope: Scope = ANY_SCOPE
+    minutes: float | None = None  # None: the channel's answer window
+    parent_round_id: int | None = None
     scheduled: bool = False
 
 
@@ -222,90 +245,167 @@ class RoundService:
     ) -> list[Outgoing]:
         """Open a round in a channel; a second one while a round is open says which and how long it has."""
         conv = await self.conversation(where)
-        lang = conv.lang
-        current = await self._store.open_round(conv.id)
-        if current is not None:
-            left = (current.deadline_at - self._clock.now()).total_seconds()
-            raise RoundError(
-                Notice(
-                    "round.already_open",
-                    lang,
-                    {"qid": current.question_id, "left": max(left, 0.0), "round": current.id},
-                )
-            )
-        asker = await self._user(user) if user is not None else None
-        new_cycle = False
-        scope_key = ""
-        if qid is None:
-            scope_key = scope.key()
-            cycle, asked = await self._store.scope_cycle(conv.id, scope_key)
-            pool = [q.id for q in questions_in(self._bank, scope)]
-            if not pool:
-                raise RoundError(Notice("error.empty_scope", lang, error=True))
-            remaining = [q for q in pool if q not in asked]
-            if not remaining:
-                cycle, remaining, new_cycle = cycle + 1, pool, True
-            order = shuffled(sorted(remaining), f"{conv.id}:{scope_key}:{cycle}")
-            if scope.rising is not None:
-                rising = scope.rising
-                order = sorted(order, key=lambda q: (abs(self._question(q).difficulty - rising), order.index(q)))
-            question = self._question(order[0])
-        else:
-            found = self._bank.get(qid)
-            if found is None:
-                close = self._bank.closest_ids(qid)
-                raise RoundError(Notice("error.unknown_question", lang, {"qid": qid, "suggest": close}, error=True))
-            question, cycle = found, 1
-        minutes = minutes or conv.answer_minutes
-        now = self._clock.now()
-        deadline = now + timedelta(minutes=minutes)
-        async with self._store.db.transaction() as conn:
-            if await self._store.open_round(conv.id) is not None:
-                raise RoundError(Notice("round.already_open_race", lang))
-            round_id = await self._store.create_round(
-                conn,
-                conversation_id=conv.id,
-                question_id=question.id,
-                asked_by=asker.id if asker else None,
-                opened_at=now,
-                deadline_at=deadline,
-                parent_round_id=parent_round_id,
-                scope=scope_key,
-                cycle=cycle,
-            )
-            await self._store.add_timer(conn, self.KIND_REVEAL, round_id, deadline, now)
-            if conv.reminders:
-                window = timedelta(minutes=minutes)
-                if window >= timedelta(minutes=2):
-                    await self._store.add_timer(conn, self.KIND_REMIND, round_id, now + window / 2, now, {"at": "half"})
-                if window > timedelta(minutes=2):
-                    await self._store.add_timer(
-                        conn, self.KIND_REMIND, round_id, deadline - timedelta(minutes=1), now, {"at": "minute"}
-                    )
-        self._timers.poke()
-        parent_question = None
-        if parent_round_id is not None:
-            parent = await self._store.get_round(parent_round_id)
-            parent_question = parent.question_id if parent else None
-        event = RoundQuestion(
-            round_id,
-            question,
-            deadline,
-            minutes,
-            lang,
-            asker.display_name if asker else "",
-            new_cycle,
-            parent_question,
-            scheduled,
-        )
-        return [Outgoing(channel(where), event)]
+        request = RoundRequest(conv, user, qid, scope, minutes, parent_round_id, scheduled)
+        (opened,) = await self.open_many([request])
+        if isinstance(opened, RoundError):
+            raise opened
+        return [Outgoing(channel(where), opened)]
 
-    async def on_posted(self, event: object, ref: MessageRef | None) -> None:
-        """Remember where a question was posted; a posted reveal counts as announced."""
-        if isinstance(event, RoundQuestion) and ref is not None:
-            await self._store.set_round_message(event.round_id, ref.platform, ref.channel_id, ref.message_id)
-        elif isinstance(event, RoundReveal) and not event.summary:
-            await self._store.mark_announced(event.round_id, self._clock.now())
+    async def open_many(self, requests: Sequence[RoundRequest]) -> list[RoundQuestion | RoundError]:
+        """Open a round in each request's channel; `ask` is this with one request.
+
+        The queries and the one transaction are shared by all the requests, which is what
+        lets thousands of daily questions due in the same minute go out on time.  Each
+        result is the opened round's question (not posted yet: the caller posts it) or the
+        RoundError `ask` raises for that channel: a round already open, an empty scope, an
+        unknown question.  The channels must be distinct.
+        """
+        if len({r.conv.id for r in requests}) != len(requests):
+            raise ValueError("open_many takes at most one request per channel")
+        results: list[RoundQuestion | RoundError | None] = [None] * len(requests)
+        current = await self._store.open_rounds([r.conv.id for r in requests])
+        for index, request in enumerate(requests):
+            busy = current.get(request.conv.id)
+            if busy is not None:
+                left = (busy.deadline_at - self._clock.now()).total_seconds()
+                results[index] = RoundError(
+                    Notice(
+                        "round.already_open",
+                        request.conv.lang,
+                        {"qid": busy.question_id, "left": max(left, 0.0), "round": busy.id},
+                    )
+                )
+        askers: dict[int, UserRow] = {}
+        for index, request in enumerate(requests):
+            if results[index] is None and request.asker is not None:
+                askers[index] = await self._user(request.asker)
+        cycles = await self._store.scope_cycles(
+            [(r.conv.id, r.scope.key()) for i, r in enumerate(requests) if results[i] is None and r.qid is None]
+        )
+        pools: dict[tuple[int | None, str | None], list[str]] = {}
+        picks: dict[int, tuple[Question, int, bool, str]] = {}
+        for index, request in enumerate(requests):
+            if results[index] is None:
+                pick = self._pick(request, cycles, pools)
+                if isinstance(pick, RoundError):
+                    results[index] = pick
+                else:
+                    picks[index] = pick
+        now = self._clock.now()
+        opened: dict[int, tuple[int, datetime, float]] = {}
+        if picks:
+            async with self._store.db.transaction() as conn:
+                # Checked again under the write lock: a round opened meanwhile in one channel wins there.
+                raced = await self._store.open_rounds([requests[i].conv.id for i in picks])
+                for index in list(picks):
+                    if requests[index].conv.id in raced:
+                        results[index] = RoundError(Notice("round.already_open_race", requests[index].conv.lang))
+                        del picks[index]
+                order = sorted(picks)
+                minutes_of = {i: requests[i].minutes or requests[i].conv.answer_minutes for i in order}
+                new = [
+                    NewRound(
+                        requests[i].conv.id,
+                        picks[i][0].id,
+                        askers[i].id if i in askers else None,
+                        now,
+                        now + timedelta(minutes=minutes_of[i]),
+                        requests[i].parent_round_id,
+                        picks[i][3],
+                        picks[i][1],
+                    )
+                    for i in order
+                ]
+                timers: list[NewTimer] = []
+                for index, row, round_id in zip(order, new, await self._store.create_rounds(conn, new), strict=True):
+                    minutes, deadline = minutes_of[index], row.deadline_at
+                    opened[index] = (round_id, deadline, minutes)
+                    timers.append(NewTimer(self.KIND_REVEAL, round_id, deadline))
+                    if requests[index].conv.reminders:
+                        window = timedelta(minutes=minutes)
+                        if window >= timedelta(minutes=2):
+                            timers.append(NewTimer(self.KIND_REMIND, round_id, now + window / 2, {"at": "half"}))
+                        if window > timedelta(minutes=2):
+                            timers.append(
+                                NewTimer(self.KIND_REMIND, round_id, deadline - timedelta(minutes=1), {"at": "minute"})
+                            )
+                await self._store.add_timers(conn, timers, now)
+            self._timers.poke()
+        for index, (round_id, deadline, minutes) in opened.items():
+            request = requests[index]
+            question, _cycle, new_cycle, _key = picks[index]
+            parent_question = None
+            if request.parent_round_id is not None:
+                parent = await self._store.get_round(request.parent_round_id)
+                parent_question = parent.question_id if parent else None
+            asker = askers.get(index)
+            results[index] = RoundQuestion(
+                round_id,
+                question,
+                deadline,
+                minutes,
+                request.conv.lang,
+                asker.display_name if asker else "",
+                new_cycle,
+                parent_question,
+                request.scheduled,
+            )
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    def _pick(
+        self,
+        request: RoundRequest,
+        cycles: dict[tuple[int, str], tuple[int, set[str]]],
+        pools: dict[tuple[int | None, str | None], list[str]],
+    ) -> tuple[Question, int, bool, str] | RoundError:
+        """The question to ask, its cycle, whether that cycle starts now, and the scope key it counts in.
+
+        Within a scope every question is asked once per cycle, in a shuffled order fixed by the
+        channel, scope and cycle; --rising prefers the day's difficulty, keeping that order
+        among equals.
+        """
+        lang = request.conv.lang
+        if request.qid is not None:
+            found = self._bank.get(request.qid)
+            if found is None:
+                close = self._bank.closest_ids(request.qid)
+                return RoundError(
+                    Notice("error.unknown_question", lang, {"qid": request.qid, "suggest": close}, error=True)
+                )
+            return found, 1, False, ""
+        scope = request.scope
+        scope_key = scope.key()
+        cycle, asked = cycles.get((request.conv.id, scope_key), (1, set()))
+        pool = pools.get((scope.section, scope.tag))
+        if pool is None:
+            pool = pools[(scope.section, scope.tag)] = [q.id for q in questions_in(self._bank, scope)]
+        if not pool:
+            return RoundError(Notice("error.empty_scope", lang, error=True))
+        new_cycle = False
+        remaining = [q for q in pool if q not in asked]
+        if not remaining:
+            cycle, remaining, new_cycle = cycle + 1, pool, True
+        order = shuffled(sorted(remaining), f"{request.conv.id}:{scope_key}:{cycle}")
+        first = 0
+        if scope.rising is not None:
+            rising = scope.rising
+            first = min(range(len(order)), key=lambda n: (abs(self._question(order[n]).difficulty - rising), n))
+        return self._question(order[first]), cycle, new_cycle, scope_key
+
+    async def on_posted(self, posted: Sequence[tuple[object, MessageRef | None]]) -> None:
+        """Remember where questions were posted (one transaction for a group); a posted reveal counts as announced."""
+        refs: list[tuple[int, MessageKey]] = [
+            (event.round_id, (ref.platform, ref.channel_id, ref.message_id))
+            for event, ref in posted
+            if isinstance(event, RoundQuestion) and ref is not None
+        ]
+        if refs:
+            async with self._store.db.transaction() as conn:
+                await self._store.set_round_messages(conn, refs)
+        for event, _ref in posted:
+            if isinstance(event, RoundReveal) and not event.summary:
+                await self._store.mark_announced(event.round_id, self._clock.now())
 
     async def status(self, where: ConversationRef) -> RoundOpen | None:
         conv = await self.conversation(where)

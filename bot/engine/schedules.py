@@ -6,13 +6,21 @@ next fire time, so the one timer dispatcher serves every schedule.  Firing a sch
 1. A fire for a local day already posted (`last_posted_date`), or later than the grace
    window (downtime), is skipped and logged (after days of downtime, a later day whose
    time passed within the window is posted instead); a paused schedule has no timer.
-2. Otherwise the round opens through RoundService.ask (scheduled, the reveal window, the
-   scope, optionally rising difficulty).  One transaction then records the posted day,
+2. Otherwise the round opens through RoundService.open_many (scheduled, the reveal window,
+   the scope, optionally rising difficulty).  One transaction then records the posted day,
    links the round to it (`scheduled_rounds`, the basis of streaks), adds the
    `--remind-before` reminder (a `round.remind` timer) and arms the next fire time.
 3. The question is posted.  If anything fails the timer is retried: a round opened but not
    recorded is adopted, a recorded one is posted only if it never was, so a day is never
    posted twice.  If another round is open in the channel the day is skipped and logged.
+
+Fire timers due together are fired as one batch (the dispatcher hands them over a few
+hundred at a time), and a single timer is a batch of one, so there is one implementation:
+step 2 is one transaction to open every round of the batch and one to record them all,
+whatever the batch size; step 3 posts the batch's questions concurrently (one per channel,
+so each channel's order is kept), and a failed post fails only its own timer.  Work that
+cannot be told apart per schedule (a transaction failing) fails the whole batch, and each
+timer is retried as above.
 
 Streaks count consecutive scheduled days a person answered: a scheduled day without
 their reply breaks it, days without a scheduled round do not, and today's open round
@@ -22,6 +30,7 @@ does not break it before it closes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -29,12 +38,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock, from_iso, to_iso
 from bot.engine.calendar import next_fire, next_local
-from bot.engine.events import Notice, Notify, Outgoing, Target, channel
-from bot.engine.rounds import RoundError, RoundQuestion, RoundService, Stats
+from bot.engine.events import Notice, Outgoing, PostEach, Target, channel
+from bot.engine.rounds import RoundError, RoundQuestion, RoundRequest, RoundService, Stats
 from bot.engine.selection import Scope
 from bot.engine.timers import TimerService
 from bot.platforms.base import ConversationRef, UserRef
-from bot.storage.store import ConversationRow, ScheduleQueries, ScheduleRow, Store, TimerRow
+from bot.storage.store import (
+    ConversationRow,
+    NewTimer,
+    ScheduledRound,
+    ScheduleQueries,
+    ScheduleRow,
+    Store,
+    TimerRow,
+)
 from question_bank.schema import Bank
 
 if TYPE_CHECKING:
@@ -91,8 +108,8 @@ class ScheduleService:
     KIND_FIRE = "schedule.fire"
 
     def __init__(
-        self, *, store: Store, bank: Bank, clock: Clock, timers: TimerService, rounds: RoundService, notify: Notify,
-        grace: timedelta = timedelta(hours=2),
+        self, *, store: Store, bank: Bank, clock: Clock, timers: TimerService, rounds: RoundService,
+        post_each: PostEach, grace: timedelta = timedelta(hours=2),
     ) -> None:
         self._store = store
         self._q = ScheduleQueries(store)
@@ -100,9 +117,9 @@ class ScheduleService:
         self._clock = clock
         self._timers = timers
         self._rounds = rounds
-        self._notify = notify
         self._grace = grace
-        timers.register(self.KIND_FIRE, self._on_fire)
+        self._post_each = post_each
+        timers.register_batch(self.KIND_FIRE, self._on_fire_batch)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -209,20 +226,48 @@ class ScheduleService:
     # -- firing ---------------------------------------------------------------------------------
 
     async def _on_fire(self, timer: TimerRow) -> None:
-        """A schedule's time came (or a retry of it): post once for the day, or skip and log; re-arm."""
-        sched = await self._q.get(timer.ref_id)
-        if sched is None:
-            return
-        date = str(timer.payload.get("date", ""))
-        due = from_iso(str(timer.payload["due"])) if "due" in timer.payload else timer.due_at
-        if sched.next_fire_at == due and sched.state == "active":
-            await self._fire(sched, date, due)
-        elif sched.last_posted_date == date:
-            await self._repost(sched, date)  # a retry: the day's round is open, its question may not be out
+        """One schedule's fire timer: the batch path with a batch of one; raises what failed."""
+        (outcome,) = await self._on_fire_batch([timer])
+        if outcome is not None:
+            raise outcome
 
-    async def _fire(self, sched: ScheduleRow, date: str, due: datetime) -> None:
-        """Open and post the day's round unless the day is done, too late or busy; store the next fire time."""
+    async def _on_fire_batch(self, timers: Sequence[TimerRow]) -> list[BaseException | None]:
+        """Schedules' times came (or retries of them): each posts once for its day, or skips and logs; re-arm.
+
+        One timer per schedule.  The outcome of each timer is None, or what failed for it alone
+        (a post the platform refused), so that only that timer is retried.
+        """
         now = self._clock.now()
+        outcomes: list[BaseException | None] = [None] * len(timers)
+        scheds = await self._q.get_many([t.ref_id for t in timers])
+        fires: list[_Fire] = []
+        reposts: list[tuple[int, ScheduleRow, str]] = []
+        for index, timer in enumerate(timers):
+            sched = scheds.get(timer.ref_id)
+            if sched is None:
+                continue
+            date = str(timer.payload.get("date", ""))
+            try:
+                due = from_iso(str(timer.payload["due"])) if "due" in timer.payload else timer.due_at
+                if sched.next_fire_at == due and sched.state == "active":
+                    fires.append(self._plan(index, sched, date, due, now))
+                elif sched.last_posted_date == date:  # a retry: the day's round is open, its question may not be out
+                    reposts.append((index, sched, date))
+            except Exception as exc:  # one schedule's bad data (a zone gone from tzdata) fails only its timer
+                outcomes[index] = exc
+        posts = await self._fire(fires, now) if fires else []
+        for index, sched, date in reposts:
+            event = await self._repost(sched, date)
+            if event is not None:
+                posts.append((index, event))
+        if posts:  # one per channel: each schedule posts in its own channel
+            posted = await self._post_each([out for _index, out in posts])
+            for (index, _out), failure in zip(posts, posted, strict=True):
+                outcomes[index] = failure
+        return outcomes
+
+    def _plan(self, index: int, sched: ScheduleRow, date: str, due: datetime, now: datetime) -> _Fire:
+        """Decide a fire without touching anything: the day to post (None: skip, logged) and the next fire time."""
         tz = ZoneInfo(sched.timezone)
         at = _parse_time(sched.at)
         weekdays = sched.days == "weekdays"
@@ -243,48 +288,54 @@ class ScheduleService:
             if recent <= now and recent_day.isoformat() != sched.last_posted_date:
                 day, due = recent_day.isoformat(), recent
         when, next_day = next_fire(max(now, due), at, tz, weekdays_only=weekdays)
-        conv = await self._store.get_conversation(sched.conversation_id)
-        event = await self._open(sched, conv, day, due, tz, when) if conv is not None and day else None
-        async with self._store.db.transaction() as conn:
-            if await self._q.set_next(conn, sched.id, when, expected=fired_for):
-                await self._store.add_timer(conn, self.KIND_FIRE, sched.id, when, now,
-                                            {"date": next_day.isoformat(), "due": to_iso(when)})
-            if event is not None and conv is not None and day:
-                await self._q.mark_posted(conn, sched.id, day)
-                await self._q.add_scheduled_round(conn, round_id=event.round_id, conversation_id=conv.id,
-                                                  local_date=day)
-                if sched.remind_before_minutes:
-                    remind_at = event.deadline - timedelta(minutes=sched.remind_before_minutes)
-                    if remind_at > now:
-                        await self._store.cancel_timers(conn, RoundService.KIND_REMIND, event.round_id)
-                        await self._store.add_timer(conn, RoundService.KIND_REMIND, event.round_id, remind_at, now,
-                                                    {"at": "schedule"})
-        self._timers.poke()
-        if event is not None and conv is not None:
-            log.info("schedule posted schedule=%s conversation=%s date=%s round=%s late=%.1fs", sched.id, conv.id,
-                     day, event.round_id, (now - due).total_seconds())
-            await self._notify([Outgoing(_channel(conv), event)])
+        return _Fire(index, sched, fired_for, day, due, tz, when, next_day.isoformat())
 
-    async def _open(
-        self, sched: ScheduleRow, conv: ConversationRow, day: str, due: datetime, tz: ZoneInfo, next_at: datetime,
-    ) -> RoundQuestion | None:
-        """Open the day's round through the rounds service; None (logged) when a round is already open."""
-        now = self._clock.now()
-        deadline = self._deadline(sched, now, tz, next_at)
-        rising = RISING[datetime.fromisoformat(day).weekday()] if sched.rising else None
-        try:
-            outs = await self._rounds.ask(None, _where(conv), scope=Scope(sched.section, sched.tag, rising),
-                                          minutes=(deadline - now).total_seconds() / 60, scheduled=True)
-        except RoundError as exc:
-            orphan = await self._orphan(conv, due)
-            if orphan is not None:
-                return orphan  # opened by an earlier attempt that failed before it was recorded
-            log.warning("schedule skipped: %s schedule=%s conversation=%s date=%s", exc.notice.key, sched.id,
-                        conv.id, day)
-            return None
-        event = outs[0].event
-        assert isinstance(event, RoundQuestion)
-        return event
+    async def _fire(self, fires: list[_Fire], now: datetime) -> list[tuple[int, Outgoing]]:
+        """Open the rounds of the days to post, record them and arm the next fire times; the questions to post."""
+        convs = await self._store.get_conversations([f.sched.conversation_id for f in fires])
+        opening = [(f, convs[f.sched.conversation_id]) for f in fires if f.day and f.sched.conversation_id in convs]
+        requests: list[RoundRequest] = []
+        for f, conv in opening:
+            assert f.day is not None
+            deadline = self._deadline(f.sched, now, f.tz, f.when)
+            rising = RISING[datetime.fromisoformat(f.day).weekday()] if f.sched.rising else None
+            requests.append(RoundRequest(conv, scope=Scope(f.sched.section, f.sched.tag, rising),
+                                         minutes=(deadline - now).total_seconds() / 60, scheduled=True))
+        results = await self._rounds.open_many(requests) if requests else []
+        posted: list[tuple[_Fire, ConversationRow, RoundQuestion]] = []
+        for (f, conv), result in zip(opening, results, strict=True):
+            if isinstance(result, RoundQuestion):
+                posted.append((f, conv, result))
+                continue
+            orphan = await self._orphan(conv, f.due)
+            if orphan is not None:  # opened by an earlier attempt that failed before it was recorded
+                posted.append((f, conv, orphan))
+            else:
+                log.warning("schedule skipped: %s schedule=%s conversation=%s date=%s", result.notice.key,
+                            f.sched.id, conv.id, f.day)
+        reminders: list[NewTimer] = []
+        for f, _conv, event in posted:
+            if f.sched.remind_before_minutes:
+                remind_at = event.deadline - timedelta(minutes=f.sched.remind_before_minutes)
+                if remind_at > now:
+                    reminders.append(NewTimer(RoundService.KIND_REMIND, event.round_id, remind_at, {"at": "schedule"}))
+        async with self._store.db.transaction() as conn:
+            moved = await self._q.advance(conn, [(f.sched.id, f.fired_for, f.when) for f in fires])
+            await self._store.add_timers(conn, [
+                NewTimer(self.KIND_FIRE, f.sched.id, f.when, {"date": f.next_day, "due": to_iso(f.when)})
+                for f in fires if f.sched.id in moved], now)
+            if posted:
+                await self._q.mark_posted(conn, [(f.sched.id, f.day) for f, _conv, _event in posted if f.day])
+                await self._q.add_scheduled_round(conn, [ScheduledRound(event.round_id, conv.id, f.day)
+                                                         for f, conv, event in posted if f.day])
+            if reminders:  # the schedule's one reminder replaces the round's default ones
+                await self._store.cancel_timers_of(conn, RoundService.KIND_REMIND, [r.ref_id for r in reminders])
+                await self._store.add_timers(conn, reminders, now)
+        self._timers.poke()
+        for f, conv, event in posted:
+            log.info("schedule posted schedule=%s conversation=%s date=%s round=%s late=%.1fs", f.sched.id, conv.id,
+                     f.day, event.round_id, (now - f.due).total_seconds())
+        return [(f.index, Outgoing(_channel(conv), event)) for f, conv, event in posted]
 
     async def _orphan(self, conv: ConversationRow, due: datetime) -> RoundQuestion | None:
         """The open round an earlier attempt of this fire opened but did not record or post, if any."""
@@ -294,17 +345,18 @@ class ScheduleService:
             return None
         return await self._event_for(conv, current.id)
 
-    async def _repost(self, sched: ScheduleRow, date: str) -> None:
-        """After a failed post: post the day's question if its round is still open and was never posted."""
+    async def _repost(self, sched: ScheduleRow, date: str) -> Outgoing | None:
+        """After a failed post: the day's question to post again if its round is still open and was never posted."""
         round_id = await self._q.round_on(sched.conversation_id, date)
         conv = await self._store.get_conversation(sched.conversation_id)
         current = await self._store.get_round(round_id) if round_id is not None else None
         if conv is None or current is None or current.state != "open" or current.message_ref is not None:
-            return
+            return None
         event = await self._event_for(conv, current.id)
-        if event is not None:
-            log.info("schedule re-posting the question schedule=%s round=%s", sched.id, current.id)
-            await self._notify([Outgoing(_channel(conv), event)])
+        if event is None:
+            return None
+        log.info("schedule re-posting the question schedule=%s round=%s", sched.id, current.id)
+        return Outgoing(_channel(conv), event)
 
     async def _event_for(self, conv: ConversationRow, round_id: int) -> RoundQuestion | None:
         current = await self._store.get_round(round_id)
@@ -357,6 +409,20 @@ class ScheduleService:
             return stats
         current, longest = (await self.streaks(conv.id, [person.id]))[person.id]
         return replace(stats, scheduled_streak=current, scheduled_longest=longest)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fire:
+    """One schedule's fire, decided before anything is written."""
+
+    index: int  # of its timer in the batch
+    sched: ScheduleRow
+    fired_for: datetime  # the fire time the schedule was armed for
+    day: str | None  # the local day to post; None: skipped
+    due: datetime  # that day's fire time
+    tz: ZoneInfo
+    when: datetime  # the next fire time
+    next_day: str  # its local day
 
 
 def _hhmm(at: time) -> str:

@@ -4,6 +4,11 @@ The dispatcher sleeps until the earliest deadline and is woken through an
 asyncio.Event when a sooner one is added.  Handlers must be idempotent: a timer row
 is deleted only after its handler succeeded, so a crash in between fires it again
 at start-up, and the handler's own state check turns the repeat into a no-op.
+
+A kind may instead have a batch handler (`register_batch`): the timers of that kind due
+together, one per object, go to it in one call so that it can share transactions between
+them (thousands of daily questions due in the same minute).  It reports one outcome per
+timer, and each outcome is settled exactly as a single handler's would be.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.storage.store import Store, TimerRow
@@ -20,6 +25,8 @@ from bot.storage.store import Store, TimerRow
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[TimerRow], Awaitable[None]]
+# One outcome per timer, in order: None when it is done, the exception when it failed (it is retried).
+BatchHandler = Callable[[Sequence[TimerRow]], Awaitable[Sequence[BaseException | None]]]
 IDLE_SLEEP = timedelta(hours=1)
 
 
@@ -34,24 +41,39 @@ class TimerService:
         retry_delay: timedelta = timedelta(seconds=30),
         max_attempts: int = 5,
         concurrency: int = 64,
+        batch_size: int = 500,
     ) -> None:
         self._store = store
         self._clock = clock
         self._handlers: dict[str, TimerHandler] = {}
+        self._batch_handlers: dict[str, BatchHandler] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
         self._limit = asyncio.Semaphore(concurrency)
+        self.batch_size = batch_size  # most timers per batch handler call (1: each timer alone)
         self.fired = 0
         self.lateness_seconds: list[float] = []  # recent lateness samples, for metrics and benchmarks
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         """Route timers of `kind` to `handler` (explicit registration, once per kind)."""
-        if kind in self._handlers:
+        if kind in self._handlers or kind in self._batch_handlers:
             raise ValueError(f"a handler for timer kind {kind!r} is already registered")
         self._handlers[kind] = handler
+
+    def register_batch(self, kind: str, handler: BatchHandler) -> None:
+        """Route timers of `kind` to `handler` a batch at a time.
+
+        A batch holds at most one timer per object (ref id), so the handler never sees two
+        fires of one object at once; an object's later timers come in later batches, in order.
+        Raising fails every timer of the batch (each is retried), so a handler need not
+        catch what it cannot attribute to one timer, such as a failed transaction.
+        """
+        if kind in self._handlers or kind in self._batch_handlers:
+            raise ValueError(f"a handler for timer kind {kind!r} is already registered")
+        self._batch_handlers[kind] = handler
 
     def poke(self) -> None:
         """Tell the dispatcher that the timer table changed (call after committing)."""
@@ -107,8 +129,20 @@ class TimerService:
             groups: dict[tuple[str, int], list[TimerRow]] = {}
             for timer in due:
                 groups.setdefault((timer.kind.split(".")[0], timer.ref_id), []).append(timer)
+            single: list[list[TimerRow]] = []
+            batched: dict[str, list[list[TimerRow]]] = {}
+            for group in groups.values():
+                kinds = {t.kind for t in group}
+                kind = group[0].kind
+                if len(kinds) == 1 and kind in self._batch_handlers:
+                    batched.setdefault(kind, []).append(group)
+                else:
+                    single.append(group)
             finished: list[TimerRow] = []
-            await asyncio.gather(*(self._run_group(g, finished) for g in groups.values()))
+            await asyncio.gather(
+                *(self._run_group(g, finished) for g in single),
+                *(self._run_batches(kind, gs, finished) for kind, gs in batched.items()),
+            )
             # One transaction for the whole batch: at scale (thousands of daily questions due in the
             # same minute) a commit per fired timer is most of the dispatcher's cost.  A crash before
             # this line fires those timers again at start-up, which the idempotent handlers absorb.
@@ -118,30 +152,76 @@ class TimerService:
     async def _run_group(self, timers: list[TimerRow], finished: list[TimerRow]) -> None:
         async with self._limit:
             for timer in timers:
-                if await self._fire(timer):
+                now = self._note_lateness(timer)
+                handler = self._handlers.get(timer.kind)
+                if handler is None:
+                    log.error("timer dropped: no handler kind=%s ref=%s", timer.kind, timer.ref_id)
                     finished.append(timer)
+                    continue
+                outcome: BaseException | None = None
+                try:
+                    await handler(timer)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    outcome = exc
+                retry = self._settle(timer, outcome, now)
+                if retry is None:
+                    finished.append(timer)
+                else:
+                    await self._store.retry_timers([(timer, retry)])
 
-    async def _fire(self, timer: TimerRow) -> bool:
-        """Run one timer's handler; True when its row should go (done, or given up)."""
-        handler = self._handlers.get(timer.kind)
+    async def _run_batches(self, kind: str, groups: list[list[TimerRow]], finished: list[TimerRow]) -> None:
+        """Fire the timers of one batch kind: the first timer of every object (in batches), then the second..."""
+        handler = self._batch_handlers[kind]
+        size = max(1, self.batch_size)
+        async with self._limit:
+            for n in range(max(len(g) for g in groups)):
+                layer = [g[n] for g in groups if len(g) > n]
+                for start in range(0, len(layer), size):
+                    await self._run_batch(kind, handler, layer[start : start + size], finished)
+
+    async def _run_batch(
+        self, kind: str, handler: BatchHandler, batch: list[TimerRow], finished: list[TimerRow]
+    ) -> None:
         now = self._clock.now()
+        for timer in batch:
+            self._note_lateness(timer, now)
+        try:
+            outcomes = list(await handler(batch))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcomes = [exc] * len(batch)
+        if len(outcomes) != len(batch):
+            raise RuntimeError(f"batch handler for {kind!r} gave {len(outcomes)} outcomes for {len(batch)}")
+        retries: list[tuple[TimerRow, datetime]] = []
+        for timer, outcome in zip(batch, outcomes, strict=True):
+            retry = self._settle(timer, outcome, now)
+            if retry is None:
+                finished.append(timer)
+            else:
+                retries.append((timer, retry))
+        await self._store.retry_timers(retries)  # one transaction, even when a whole batch failed
+
+    def _note_lateness(self, timer: TimerRow, now: datetime | None = None) -> datetime:
+        now = now or self._clock.now()
         self.lateness_seconds.append((now - timer.due_at).total_seconds())
         if len(self.lateness_seconds) > 10_000:
             del self.lateness_seconds[:5_000]
-        if handler is None:
-            log.error("timer dropped: no handler kind=%s ref=%s", timer.kind, timer.ref_id)
-            return True
-        try:
-            await handler(timer)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            attempts = timer.attempts + 1
-            if attempts >= self._max_attempts:
-                log.exception("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts)
-                return True
-            log.exception("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts)
-            await self._store.retry_timer(timer, now + self._retry_delay * attempts)
-            return False
-        self.fired += 1
-        return True
+        return now
+
+    def _settle(self, timer: TimerRow, outcome: BaseException | None, now: datetime) -> datetime | None:
+        """Count a success or log a failure; None when the timer's row should go (done, or given up),
+        else the time to retry it."""
+        if outcome is None:
+            self.fired += 1
+            return None
+        attempts = timer.attempts + 1
+        if attempts >= self._max_attempts:
+            log.error("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts,
+                      exc_info=outcome)
+            return None
+        log.error("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts,
+                  exc_info=outcome)
+        return now + self._retry_delay * attempts

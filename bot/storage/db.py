@@ -142,3 +142,4 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
         await conn.close()
         raise
     return db
+

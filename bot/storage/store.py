@@ -7,8 +7,9 @@ depends on column order.  Writes that must be atomic take a `Database.transactio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,30 @@ class TimerRow:
     due_at: datetime
     payload: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewTimer:
+    """A timer to add with `Store.add_timers` (many in one statement)."""
+
+    kind: str
+    ref_id: int
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRound:
+    """A round to open with `Store.create_rounds` (many in one statement)."""
+
+    conversation_id: int
+    question_id: str
+    asked_by: int | None
+    opened_at: datetime
+    deadline_at: datetime
+    parent_round_id: int | None
+    scope: str
+    cycle: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +127,30 @@ class AnswerRow:
     grade: dict[str, Any] | None
 
 
+# Parameters per multi-row statement: SQLite allows 32766 since 3.32 (2020), 999 before.
+MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+def chunked(items: Sequence[Any], per_item: int) -> Iterator[Sequence[Any]]:
+    """Slices of `items` small enough that `per_item` parameters each stay within MAX_PARAMS."""
+    size = max(1, MAX_PARAMS // per_item)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marks(rows: int, columns: int) -> str:
+    """The placeholder list of a multi-row VALUES clause: (?, ?), (?, ?) ... (values stay parameters)."""
+    row = "(" + ", ".join("?" * columns) + ")"
+    return ", ".join([row] * rows)
+
+
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) builds an encoder per call
+
+
+def _payload(payload: dict[str, Any]) -> str:
+    return _SORTED_JSON.encode(payload) if payload else "{}"
+
+
 def _dt(value: str | None) -> datetime | None:
     return from_iso(value) if value else None
 
@@ -109,6 +158,8 @@ def _dt(value: str | None) -> datetime | None:
 def _json(value: str | None) -> dict[str, Any] | None:
     return json.loads(value) if value else None
 
+
+MessageKey = tuple[str, str, str]  # (platform, channel id, message id) of a posted message
 
 _USER_COLS = "id, platform, platform_user_id, display_name, lang"
 _CONV_COLS = (
@@ -301,6 +352,16 @@ class Store:
         row = await self._one(f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,))
         return _conv(row) if row else None
 
+    async def get_conversations(self, conversation_ids: Sequence[int]) -> dict[int, ConversationRow]:
+        """The conversations that exist among these ids, by id (one query per few hundred)."""
+        out: dict[int, ConversationRow] = {}
+        for part in chunked(sorted(set(conversation_ids)), 1):
+            rows = await self._all(
+                f"SELECT {_CONV_COLS} FROM conversations WHERE id IN ({', '.join('?' * len(part))})", part
+            )
+            out.update((row[0], _conv(row)) for row in rows)
+        return out
+
     _CONV_SETTINGS = frozenset({"lang", "answer_minutes", "reminders", "reveal_mode", "auto_follow_up", "timezone"})
 
     async def update_conversation(self, conversation_id: int, **values: Any) -> ConversationRow:
@@ -329,13 +390,25 @@ class Store:
         """Insert a timer inside the caller's transaction."""
         cursor = await conn.execute(
             "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, ref_id, to_iso(due_at), json.dumps(payload or {}, sort_keys=True), to_iso(now)),
+            (kind, ref_id, to_iso(due_at), _payload(payload or {}), to_iso(now)),
         )
         return int(cursor.lastrowid or 0)
+
+    async def add_timers(self, conn: aiosqlite.Connection, timers: Sequence[NewTimer], now: datetime) -> None:
+        """Insert many timers inside the caller's transaction, in one statement."""
+        created = to_iso(now)
+        await conn.executemany(
+            "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(t.kind, t.ref_id, to_iso(t.due_at), _payload(t.payload), created) for t in timers],
+        )
 
     async def cancel_timers(self, conn: aiosqlite.Connection, kind: str, ref_id: int) -> None:
         """Delete pending timers of `kind` for one object."""
         await conn.execute("DELETE FROM timers WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+
+    async def cancel_timers_of(self, conn: aiosqlite.Connection, kind: str, ref_ids: Sequence[int]) -> None:
+        """Delete pending timers of `kind` for many objects, in one statement."""
+        await conn.executemany("DELETE FROM timers WHERE kind = ? AND ref_id = ?", [(kind, r) for r in ref_ids])
 
     async def cancel_timers_like(self, conn: aiosqlite.Connection, prefix: str, ref_id: int) -> None:
         """Delete pending timers whose kind starts with `prefix` for one object."""
@@ -382,12 +455,15 @@ class Store:
                 [(t.id, t.kind, t.ref_id, to_iso(t.due_at)) for t in timers],
             )
 
-    async def retry_timer(self, timer: TimerRow, due_at: datetime) -> None:
+    async def retry_timers(self, retries: Sequence[tuple[TimerRow, datetime]]) -> None:
+        """Move failed timers to their retry time with one more attempt, in one transaction."""
+        if not retries:
+            return
         async with self.db.transaction() as conn:
-            await conn.execute(
+            await conn.executemany(
                 "UPDATE timers SET due_at = ?, attempts = attempts + 1 WHERE id = ? AND kind = ? AND ref_id = ? "
                 "AND due_at = ?",
-                (to_iso(due_at), timer.id, timer.kind, timer.ref_id, to_iso(timer.due_at)),
+                [(to_iso(due), t.id, t.kind, t.ref_id, to_iso(t.due_at)) for t, due in retries],
             )
 
     async def count_timers(self) -> int:
@@ -708,6 +784,18 @@ class Store:
         )
         return _round(row) if row else None
 
+    async def open_rounds(self, conversation_ids: Sequence[int]) -> dict[int, RoundRow]:
+        """The open round of each of these conversations that has one, by conversation id."""
+        out: dict[int, RoundRow] = {}
+        for part in chunked(sorted(set(conversation_ids)), 1):
+            rows = await self._all(
+                f"SELECT {_ROUND_COLS} FROM rounds WHERE state = 'open' AND conversation_id IN "
+                f"({', '.join('?' * len(part))})",
+                part,
+            )
+            out.update((row[1], _round(row)) for row in rows)
+        return out
+
     async def open_round_and_versions(self, conversation_id: int, user_id: int) -> tuple[RoundRow, int] | None:
         """The open round with how many counted replies this person already sent (one query: the hot path)."""
         row = await self._one(
@@ -734,41 +822,44 @@ class Store:
         row = await self._one(f"SELECT {_ROUND_COLS} FROM rounds WHERE message_ref = ?", (ref,))
         return _round(row) if row else None
 
-    async def create_round(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        conversation_id: int,
-        question_id: str,
-        asked_by: int | None,
-        opened_at: datetime,
-        deadline_at: datetime,
-        parent_round_id: int | None,
-        scope: str,
-        cycle: int,
-    ) -> int:
-        cursor = await conn.execute(
+    async def create_rounds(self, conn: aiosqlite.Connection, rounds: Sequence[NewRound]) -> list[int]:
+        """Open rounds inside the caller's transaction (two statements for hundreds); their ids, in order.
+
+        A conversation has at most one open round (a unique index), so the new ids are read back
+        by conversation; no RETURNING, which older SQLite builds lack.
+        """
+        await conn.executemany(
             "INSERT INTO rounds (conversation_id, question_id, state, asked_by, opened_at, deadline_at, "
             "parent_round_id, scope, cycle) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                question_id,
-                asked_by,
-                to_iso(opened_at),
-                to_iso(deadline_at),
-                parent_round_id,
-                scope,
-                cycle,
-            ),
+            [
+                (
+                    r.conversation_id,
+                    r.question_id,
+                    r.asked_by,
+                    to_iso(r.opened_at),
+                    to_iso(r.deadline_at),
+                    r.parent_round_id,
+                    r.scope,
+                    r.cycle,
+                )
+                for r in rounds
+            ],
         )
-        return int(cursor.lastrowid or 0)
-
-    async def set_round_message(self, round_id: int, platform: str, channel_id: str, message_id: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE rounds SET message_ref = ? WHERE id = ?",
-                (json.dumps([platform, channel_id, message_id]), round_id),
+        ids: dict[int, int] = {}
+        for part in chunked(sorted({r.conversation_id for r in rounds}), 1):
+            rows = await conn.execute_fetchall(
+                f"SELECT conversation_id, id FROM rounds WHERE state = 'open' AND conversation_id IN "
+                f"({', '.join('?' * len(part))})",
+                part,
             )
+            ids.update((int(row[0]), int(row[1])) for row in rows)
+        return [ids[r.conversation_id] for r in rounds]
+
+    async def set_round_messages(self, conn: aiosqlite.Connection, refs: Sequence[tuple[int, MessageKey]]) -> None:
+        """Remember where rounds' questions were posted: (round id, (platform, channel, message id))."""
+        await conn.executemany(
+            "UPDATE rounds SET message_ref = ? WHERE id = ?", [(json.dumps(list(ref)), rid) for rid, ref in refs]
+        )
 
     async def close_round(self, conn: aiosqlite.Connection, round_id: int, state: str, now: datetime) -> bool:
         """Close an open round; False if it was already closed (a timer and a command racing)."""
@@ -800,18 +891,29 @@ class Store:
         rows = await self._all(f"SELECT {_ROUND_COLS} FROM rounds WHERE parent_round_id = ? ORDER BY id", (round_id,))
         return [_round(r) for r in rows]
 
-    async def scope_cycle(self, conversation_id: int, scope: str) -> tuple[int, set[str]]:
-        """The current cycle number of a scope in a conversation and the questions asked in it."""
-        row = await self._one(
-            "SELECT COALESCE(MAX(cycle), 1) FROM rounds WHERE conversation_id = ? AND scope = ?",
-            (conversation_id, scope),
-        )
-        cycle = int(row[0])
-        rows = await self._all(
-            "SELECT question_id FROM rounds WHERE conversation_id = ? AND scope = ? AND cycle = ?",
-            (conversation_id, scope, cycle),
-        )
-        return cycle, {r[0] for r in rows}
+    async def scope_cycles(self, wanted: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, set[str]]]:
+        """For each (conversation, scope): its current cycle number and the questions asked in that cycle.
+
+        A scope never asked in a conversation is in cycle 1 with nothing asked.
+        """
+        out: dict[tuple[int, str], tuple[int, set[str]]] = {pair: (1, set()) for pair in wanted}
+        pairs = sorted(set(wanted))
+        for part in chunked(pairs, 2):
+            rows = await self._all(
+                f"WITH wanted (conversation_id, scope) AS (VALUES {marks(len(part), 2)}), "
+                "latest AS (SELECT r.conversation_id, r.scope, MAX(r.cycle) AS cycle FROM rounds r "
+                "JOIN wanted w ON w.conversation_id = r.conversation_id AND w.scope = r.scope "
+                "GROUP BY r.conversation_id, r.scope) "
+                "SELECT l.conversation_id, l.scope, l.cycle, r.question_id FROM latest l JOIN rounds r "
+                "ON r.conversation_id = l.conversation_id AND r.scope = l.scope AND r.cycle = l.cycle",
+                [value for pair in part for value in pair],
+            )
+            for conversation_id, scope, cycle, question_id in rows:
+                key = (int(conversation_id), str(scope))
+                if out[key][0] != cycle:
+                    out[key] = (int(cycle), set())
+                out[key][1].add(question_id)
+        return out
 
     async def round_answers(self, round_id: int, *, include_practice: bool = False) -> list[AnswerRow]:
         rows = await self._all(
@@ -1071,6 +1173,15 @@ _SCHEDULE_SETTINGS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledRound:
+    """A round opened by a schedule for a local day."""
+
+    round_id: int
+    conversation_id: int
+    local_date: str  # YYYY-MM-DD
+
+
 def _schedule(row: Sequence[Any]) -> ScheduleRow:
     return ScheduleRow(
         row[0],
@@ -1100,6 +1211,16 @@ class ScheduleQueries:
     async def get(self, schedule_id: int) -> ScheduleRow | None:
         row = await self._store._one(f"SELECT {_SCHEDULE_COLS} FROM schedules WHERE id = ?", (schedule_id,))
         return _schedule(row) if row else None
+
+    async def get_many(self, schedule_ids: Sequence[int]) -> dict[int, ScheduleRow]:
+        """The schedules that still exist among these ids, by id."""
+        out: dict[int, ScheduleRow] = {}
+        for part in chunked(sorted(set(schedule_ids)), 1):
+            rows = await self._store._all(
+                f"SELECT {_SCHEDULE_COLS} FROM schedules WHERE id IN ({', '.join('?' * len(part))})", part
+            )
+            out.update((row[0], _schedule(row)) for row in rows)
+        return out
 
     async def for_conversation(self, conversation_id: int) -> ScheduleRow | None:
         row = await self._store._one(
@@ -1151,46 +1272,48 @@ class ScheduleQueries:
             (state, to_iso(next_fire_at) if next_fire_at else None, to_iso(now), schedule_id),
         )
 
-    async def set_next(
-        self,
-        conn: aiosqlite.Connection,
-        schedule_id: int,
-        next_fire_at: datetime,
-        *,
-        expected: datetime | None = None,
-    ) -> bool:
-        """Store the next fire time; with `expected`, only if the schedule is active and still due then
-        (a fire racing with `schedule daily ...`, `pause` or `off` leaves their change alone)."""
-        if expected is None:
-            cursor = await conn.execute(
-                "UPDATE schedules SET next_fire_at = ? WHERE id = ?", (to_iso(next_fire_at), schedule_id)
-            )
-        else:
-            cursor = await conn.execute(
-                "UPDATE schedules SET next_fire_at = ? WHERE id = ? AND state = 'active' AND next_fire_at = ?",
-                (to_iso(next_fire_at), schedule_id, to_iso(expected)),
-            )
-        return cursor.rowcount == 1
+    async def set_next(self, conn: aiosqlite.Connection, schedule_id: int, next_fire_at: datetime) -> None:
+        """Store the next fire time (setting or resuming a schedule)."""
+        await conn.execute("UPDATE schedules SET next_fire_at = ? WHERE id = ?", (to_iso(next_fire_at), schedule_id))
 
-    async def mark_posted(self, conn: aiosqlite.Connection, schedule_id: int, local_date: str) -> None:
-        """Record the local day whose question was posted: that day is never posted again."""
-        await conn.execute("UPDATE schedules SET last_posted_date = ? WHERE id = ?", (local_date, schedule_id))
+    async def advance(
+        self, conn: aiosqlite.Connection, moves: Sequence[tuple[int, datetime, datetime]]
+    ) -> set[int]:
+        """Move fired schedules on: (id, fired for, next fire time).  Only a schedule still active and
+        still due at the time it fired for moves (a fire racing with `schedule daily ...`, `pause` or
+        `off` leaves their change alone); the ids that moved.  Call inside a transaction, so that the
+        check and the update see the same rows."""
+        wanted = {schedule_id: (to_iso(fired_for), to_iso(when)) for schedule_id, fired_for, when in moves}
+        current: dict[int, str | None] = {}
+        for part in chunked(sorted(wanted), 1):
+            rows = await conn.execute_fetchall(
+                "SELECT id, next_fire_at FROM schedules WHERE state = 'active' AND id IN "
+                f"({', '.join('?' * len(part))})",
+                part,
+            )
+            current.update((int(row[0]), row[1]) for row in rows)
+        moved = {sid for sid, (fired_for, _when) in wanted.items() if current.get(sid) == fired_for}
+        await conn.executemany(
+            "UPDATE schedules SET next_fire_at = ? WHERE id = ? AND state = 'active' AND next_fire_at = ?",
+            [(wanted[sid][1], sid, wanted[sid][0]) for sid in sorted(moved)],
+        )
+        return moved
+
+    async def mark_posted(self, conn: aiosqlite.Connection, days: Sequence[tuple[int, str]]) -> None:
+        """Record (schedule id, local day) whose question was posted: that day is never posted again."""
+        await conn.executemany(
+            "UPDATE schedules SET last_posted_date = ? WHERE id = ?", [(day, sid) for sid, day in days]
+        )
 
     async def delete(self, conn: aiosqlite.Connection, schedule_id: int) -> None:
         await conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
 
-    async def add_scheduled_round(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        round_id: int,
-        conversation_id: int,
-        local_date: str,
-    ) -> None:
-        await conn.execute(
+    async def add_scheduled_round(self, conn: aiosqlite.Connection, links: Sequence[ScheduledRound]) -> None:
+        """Link rounds to the local days they were opened for (the basis of streaks); many in one statement."""
+        await conn.executemany(
             "INSERT INTO scheduled_rounds (round_id, conversation_id, local_date) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            (round_id, conversation_id, local_date),
+            [(link.round_id, link.conversation_id, link.local_date) for link in links],
         )
 
     async def round_on(self, conversation_id: int, local_date: str) -> int | None:

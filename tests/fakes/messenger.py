@@ -28,6 +28,7 @@ class RecordingMessenger:
         self.sent: list[Sent] = []
         self.fail_next = 0
         self.dms_closed: set[str] = set()  # users whose DMs refuse the bot
+        self.down_channels: set[str] = set()  # channels whose posts fail (an outage of one channel)
         self._ids = itertools.count(1)
 
     def _ref(self, channel: str) -> MessageRef:
@@ -39,6 +40,8 @@ class RecordingMessenger:
             raise ConnectionError("platform outage (simulated)")
 
     async def post(self, where: ConversationRef, reply: Reply) -> MessageRef:
+        if where.channel_id in self.down_channels:
+            raise ConnectionError(f"posting to {where.channel_id} failed (simulated)")
         self._check()
         ref = self._ref(where.channel_id)
         self.sent.append(Sent("post", where.channel_id, reply, ref))
