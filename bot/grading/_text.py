@@ -204,7 +204,7 @@ def _traditional_chars() -> frozenset[str]:
 def normalize(text: str) -> str:
     """NFKC, case, traditional -> simplified, notation variants; spaces kept (see `compact`)."""
     text = unicodedata.normalize("NFKC", text).lower()
-    if not _traditional_chars().isdisjoint(text):
+    if not text.isascii() and not _traditional_chars().isdisjoint(text):
         text = text.translate(t2s_table())
     if _APOS_OR_QUOTE.search(text):
         text = _QUOTES.sub(" ", _APOS.sub("'", text))
