@@ -249,8 +249,8 @@ class ReplyIndex:
                 stems.setdefault(w, []).append(i)
         self.stems = stems
         chars = set(self.text)
-        self.feats = set(stems) | {b for s in sentences for b in s.bigrams} | chars
-        self.units = chars | set(WORD_RE.findall(self.text))
+        self.feats = chars.union(stems, *(s.bigrams for s in sentences))
+        self.units = chars.union(*(s.words for s in sentences))
 
     def part_hits(self, part: Part) -> dict[int, tuple[float, bool, bool]]:
         """Sentence index -> (strength, negated) for the best occurrence of `part` in that sentence."""

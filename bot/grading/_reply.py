@@ -104,9 +104,7 @@ class Sentence:
     def present(self) -> set[str]:
         """Characters, raw words, word stems and CJK bigrams of the sentence (for quick rejection)."""
         if self._present is None:
-            self._present = (
-                set(self.text) | set(self.bigrams) | set(self.stems) | set(self.words)
-            )
+            self._present = set(self.text).union(self.bigrams, self.stems, self.words)
         return self._present
 
     @property
