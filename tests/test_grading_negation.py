@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.grading import Grade, Grader
+from bot.grading._reply import Sentence
 from question_bank.schema import Question
 from tests.test_grading import make_bank
 
@@ -166,3 +167,33 @@ def test_point_stated_in_the_negative_is_not_contradicted_by_negation() -> None:
     assert g.covered == ("no_bottleneck",)
     g = Grader(bank).grade(q, "There is no fixed-length vector in between any more.")
     assert g.covered == ("no_bottleneck",)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cues"),
+    [
+        ("it is not only fast", []),
+        ("it does not scale", ["not"]),
+        ("no matter what", []),
+        ("no longer than that", ["no longer"]),
+        ("no longer needed", ["no"]),
+        ("none other than x", []),
+        ("nothing but noise", []),
+        ("you needn't", ["needn't"]),
+        ("it doesnt and it isn't", ["doesnt", "isn't"]),
+        ("we can't and couldnt, it won't", ["can't", "couldnt", "won't"]),
+        ("shouldn't, shouldnt, mustn't, hadn't, havent", ["shouldn't", "shouldnt", "mustn't", "hadn't", "havent"]),
+        ("rather than letting it", []),
+        ("rather than x", ["rather than"]),
+        ("instead of allowing", []),
+        ("as opposed to y, it fails to", ["as opposed to", "fails to"]),
+        ("it lacks a norm, lacking one", ["lacks"]),
+        ("unable, unnecessary, unlike, unrelated, irrelevant", ["unable", "unnecessary", "unlike", "unrelated",
+                                                                "irrelevant"]),
+        ("knot snot x'not a_not", ["not"]),
+        ("我们不得不这样, 不是这样, 不同, 并不", ["不是", "并不"]),
+    ],
+)
+def test_negation_cues(sentence: str, cues: list[str]) -> None:
+    """The cue pattern (grouped by first letter for speed) finds exactly these cues."""
+    assert [sentence[s:e] for s, e in Sentence(sentence, sentence, str).cues] == cues

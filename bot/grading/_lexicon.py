@@ -49,20 +49,30 @@ EN_STOP_WORDS = EN_FUNCTION_WORDS | frozenset(["e.g", "i.e", "eg", "ie"])
 # Negation cues.  Each pattern is a regex fragment; compounds that are not negations are excluded.
 ZH_NEGATION = (
     r"并非|绝非|而非|而不是|并不是|并不|并没有|毫无|无需|无须|无法|无关|未必|没有|不是|不会|不能|不需要|不用|不必|"
-    r"(?<!不得)不(?!同|仅|只|止|但|论|管|断|少|错|久|过|外乎|可或缺|可避免|容忽视|言而喻|一样|变|然|得不|定|妨|多)"
+    r"不(?<!不得不)(?!同|仅|只|止|但|论|管|断|少|错|久|过|外乎|可或缺|可避免|容忽视|言而喻|一样|变|然|得不|定|妨|多)"
     r"|没"
     r"|未(?!来|知)"
     r"|无(?!论|穷|限|数|偏|监督|损|序|疑|非|关紧要)"
 )
 EN_NEGATION = (
-    r"(?<![a-z'])(?:"
-    r"not(?!\s+(?:only|just|merely|simply|to\s+mention|necessarily\s+only))"
-    r"|no(?!\s+(?:matter|doubt|longer\s+than|sooner))"
-    r"|never|without|cannot|nor|neither|none(?!\s+other)|nothing(?!\s+but)|unable|unnecessary|unlike|irrelevant|unrelated"
-    r"|(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|had|must|need)n't"
-    r"|(?:do|does|did|is|are|was|were|ca|wo|should|would|could|has|have)nt"
-    r"|rather\s+than(?!\s+(?:let|letting|allow|allowing))|instead\s+of(?!\s+(?:letting|allowing))|as\s+opposed\s+to"
-    r"|fails?\s+to|no\s+longer|lacks?"
+    # Grouped by first letter, each group opening with its letter and then the "not inside a word"
+    # lookbehind, so that the regex engine can scan for the first letters; within a group the
+    # alternatives keep the order that decides which one wins.
+    r"(?:n(?<![a-z']n)(?:ot(?!\s+(?:only|just|merely|simply|to\s+mention|necessarily\s+only))"
+    r"|o(?!\s+(?:matter|doubt|longer\s+than|sooner))|ever|or|either|one(?!\s+other)|othing(?!\s+but)|eedn't"
+    r"|o\s+longer)"
+    r"|w(?<![a-z']w)(?:ithout|(?:as|ere|ill|o|ould)n't|(?:as|ere|o|ould)nt)"
+    r"|c(?<![a-z']c)(?:annot|(?:an|a|ould)n't|(?:a|ould)nt)"
+    r"|u(?<![a-z']u)n(?:able|necessary|like|related)"
+    r"|i(?<![a-z']i)(?:rrelevant|sn't|snt|nstead\s+of(?!\s+(?:letting|allowing)))"
+    r"|d(?<![a-z']d)(?:(?:o|oes|id)n't|(?:o|oes|id)nt)"
+    r"|a(?<![a-z']a)(?:ren't|rent|s\s+opposed\s+to)"
+    r"|h(?<![a-z']h)(?:(?:as|ave|ad)n't|(?:as|ave)nt)"
+    r"|s(?<![a-z']s)houldn'?t"
+    r"|m(?<![a-z']m)ustn't"
+    r"|r(?<![a-z']r)ather\s+than(?!\s+(?:let|letting|allow|allowing))"
+    r"|f(?<![a-z']f)ails?\s+to"
+    r"|l(?<![a-z']l)acks?"
     r")(?![a-z])"
 )
 

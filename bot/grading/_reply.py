@@ -19,7 +19,7 @@ _CLAUSE_PUNCT = r"[,:()、\[\]{}<>=]"
 _BOUNDARY_RE = re.compile(
     f"(?=[,:()、\\[\\]{{}}<>=而但然不可反却bhwatyriu])(?:{_CLAUSE_PUNCT}|{lex.ZH_CONTRAST}|{lex.EN_CONTRAST})"
 )
-_CUE_RE = re.compile(f"(?=[并绝而毫无未没不nwcuirafldshm])(?:{lex.ZH_NEGATION}|{lex.EN_NEGATION})")
+_CUE_RE = re.compile(f"{lex.ZH_NEGATION}|{lex.EN_NEGATION}")
 _POST_RE = re.compile(
     rf"(?: ?(?:[a-z0-9]+ )?{lex.EN_POST_NEGATION})|(?:(?:(?!而|但|却)[{lex.CJK}]){{0,2}}?{lex.ZH_POST_NEGATION})"
 )
