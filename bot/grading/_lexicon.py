@@ -89,9 +89,10 @@ EN_POST_NEGATION = (
 )
 
 # Connectives that open a new clause (contrast).  "而不是 / rather than" open a clause *and* negate it.
-ZH_CONTRAST = r"而是|但是|然而|不过|可是|反而|(?<![从因进然])而(?![且言是已])|但(?!凡)|却"
-EN_CONTRAST = (
-    r"(?<![a-z])(?:but|however|whereas|although|though|yet|while|rather\s+than|instead\s+of|as\s+opposed\s+to|unlike)"
+ZH_CONTRAST = r"而是|但是|然而|不过|可是|反而|而(?<![从因进然]而)(?![且言是已])|但(?!凡)|却"
+EN_CONTRAST = (  # grouped by first letter, lookbehind after it (see EN_NEGATION)
+    r"(?:b(?<![a-z]b)ut|h(?<![a-z]h)owever|w(?<![a-z]w)(?:hereas|hile)|a(?<![a-z]a)(?:lthough|s\s+opposed\s+to)"
+    r"|t(?<![a-z]t)hough|y(?<![a-z]y)et|r(?<![a-z]r)ather\s+than|i(?<![a-z]i)nstead\s+of|u(?<![a-z]u)nlike)"
     r"(?![a-z])"
 )
 
