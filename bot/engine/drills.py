@@ -267,7 +267,7 @@ class DrillService:
                     )
                 )
             out.extend(await self._ask_next(drill, self._user_ref(row)))
-        self._timers.poke()
+        self._timers.poke(now + self._idle)
         return out
 
     async def _pick_questions(self, user_id: int, options: DrillOptions, now: datetime) -> list[str]:
@@ -305,7 +305,7 @@ class DrillService:
         if rearm:
             await self._store.autocommit(self._store.cancel_timers, self.KIND_DEADLINE, item.id)
         await self._store.autocommit(self._store.add_timer, self.KIND_DEADLINE, item.id, deadline, now)
-        self._timers.poke()
+        self._timers.poke(deadline)
         items = items if items is not None else await self._store.drill_items(drill.id)
         roots = [i for i in items if i.parent_item_id is None]
         if item.parent_item_id is not None and all(i.id != item.id for i in items):
