@@ -297,3 +297,20 @@ async def test_drill_for_someone_with_closed_dms_is_withdrawn(app: App) -> None:
     messenger(app).dms_closed.clear()
     started = await Router(app).handle(command("drill 1", "dana", channel="C9"))
     assert "私信" in text_of(started) and await app.drills.active(user("dana")) is not None
+
+
+async def test_dm_words_that_look_like_commands(app: App) -> None:
+    """In a drill, answers are stored as answers; command words (also quoted) still act as commands."""
+    router = Router(app)
+    assert "drill" in await say(router, "")  # an empty line is help, which lists the commands
+    await say(router, "'drill' 2")  # quoted, as a shell would read it: starts the drill
+    assert messenger(app).sent[-1].reply.kind == "question"
+    texts = ["helpful heads attend in subspaces", "Skipping connections help gradients", "it's 'scaled' dot-product"]
+    for text in texts:
+        await say(router, text)
+    items = await app.store.drill_items(1)
+    parts = await app.store.item_answers(items[0].id)
+    assert [p.text for p in parts] == texts
+    await say(router, "Skip")
+    items = await app.store.drill_items(1)
+    assert items[0].state == "skipped"
