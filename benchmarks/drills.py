@@ -4,12 +4,17 @@ Each answer is a DM message followed by `done`, through the real Router.  Prints
 per second sustained, p50/p99 handling latency, peak RSS, and the ratio of handling time
 per answer to a bare aiosqlite INSERT + COMMIT measured in the same run.
 Targets: >= 1,000 answers/s, p99 < 50 ms, peak RSS < 300 MB, ratio <= 5.
+
+Also prints where the CPU time of an answer goes (grading on the event loop, the rest of
+the event loop, the database thread) and the bare baseline measured before the answers
+too: on a shared machine wall-clock figures move with other load, CPU time much less.
 Usage: python benchmarks/drills.py [DRILLS] [ANSWERS_PER_DRILL]
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import sys
 import tempfile
 import time
@@ -21,8 +26,10 @@ from benchmarks._common import bare_insert_commit, peak_rss_mb, percentile
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.grading import Grade
 from bot.platforms.base import Command, ConversationRef, UserRef
 from handlers.router import Router
+from question_bank.schema import Question
 from tests.fakes.messenger import RecordingMessenger
 
 ANSWERS = [
@@ -64,6 +71,7 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
             via="message" if text else "command",
         )
 
+    baseline_before = await bare_insert_commit(tmp / "bare-before.sqlite3", 5000, ANSWERS[0])
     t0 = time.perf_counter()
     in_flight = asyncio.Semaphore(16)
 
@@ -82,10 +90,27 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
             await router.message(dm(n, "", text="done"))
             latencies.append(time.perf_counter() - begin)
 
+    grading: dict[str, float] = {"calls": 0, "cpu": 0.0}
+    grade = app.grader.grade
+
+    def timed_grade(question: Question, reply: str) -> Grade:
+        begin = time.thread_time()
+        try:
+            return grade(question, reply)
+        finally:
+            grading["calls"] += 1
+            grading["cpu"] += time.thread_time() - begin
+
+    app.grader.grade = timed_grade  # type: ignore[method-assign]
     start_t = time.perf_counter()
+    loop_cpu, process_cpu = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF)
     for k in range(answers_each):
         await asyncio.gather(*(answer(n, k) for n in range(drills)))
     elapsed = time.perf_counter() - start_t
+    loop_cpu = time.thread_time() - loop_cpu
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    all_cpu = (usage.ru_utime - process_cpu.ru_utime) + (usage.ru_stime - process_cpu.ru_stime)
+    app.grader.grade = grade  # type: ignore[method-assign]
     total = drills * answers_each
     per_answer = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, ANSWERS[0])
@@ -101,6 +126,16 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
     print(
         f"handling time per answer {per_answer * 1e6:.0f} us; bare aiosqlite INSERT+COMMIT {baseline * 1e6:.0f} us; "
         f"ratio {per_answer / baseline:.2f} (target <= 5)"
+    )
+    print(
+        f"  bare INSERT+COMMIT measured before the answers: {baseline_before * 1e6:.0f} us "
+        f"(ratio against it {per_answer / baseline_before:.2f})"
+    )
+    print(
+        f"CPU per answer: grading {grading['cpu'] / total * 1e6:.0f} us ({grading['calls'] / total:.2f} grades), "
+        f"rest of the event loop {(loop_cpu - grading['cpu']) / total * 1e6:.0f} us, "
+        f"database thread and others {(all_cpu - loop_cpu) / total * 1e6:.0f} us; "
+        f"process {all_cpu / total * 1e6:.0f} us of {per_answer * 1e6:.0f} us wall"
     )
 
 

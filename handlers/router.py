@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -148,6 +149,8 @@ class Router:
         if command.where.is_dm:
             if text.lower() in DONE_WORDS:
                 return await self._handle(replace(command, name="done", args=()))
+            if not _may_be_command_word(text):
+                return await self._safe(command, drills.message)
             name, args = self.parse_line(text)
             if name in self.handlers and name in _DM_COMMAND_WORDS:
                 # A bare command word; inside a drill only the drill's own words are commands.
@@ -190,4 +193,23 @@ class Router:
 
 _DRILL_WORDS = frozenset({"drill", "skip", "report", "help", "stats", "lang", "review", "rate"})
 _DM_COMMAND_WORDS = _DRILL_WORDS | {"leaderboard"}
+_SHELL_QUOTING = frozenset("\"'\\")
+_SHLEX_SPACE = re.compile(r"[ \t\r\n]")
+
+
+def _may_be_command_word(text: str) -> bool:
+    """False when the first word of `text` (stripped) cannot be one of the DM command words.
+
+    Splitting a whole answer like a shell only to look at its first word cost more than storing the
+    answer.  Without quotes or backslashes before the first space, the first word `split_words` yields
+    is a plain prefix of the text, so a text that starts with no command word cannot be a command.
+    """
+    lowered = text.lower()
+    if not lowered or lowered.startswith(_COMMAND_PREFIXES):  # an empty line means help
+        return True
+    first = _SHLEX_SPACE.split(text, maxsplit=1)[0]
+    return not _SHELL_QUOTING.isdisjoint(first)
+
+
+_COMMAND_PREFIXES = tuple(sorted(_DM_COMMAND_WORDS))
 

@@ -10,8 +10,9 @@ import pytest
 from bot.app import App, build_app
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.engine.drills import DrillOptions
+from bot.engine.drills import DrillFeedback, DrillOptions, DrillQuestion, DrillService
 from bot.platforms.base import Command
+from bot.storage.store import ItemAsk, ItemClose
 from handlers.router import Router
 from question_bank.schema import Bank
 from tests.fakes.messenger import RecordingMessenger
@@ -297,3 +298,80 @@ async def test_drill_for_someone_with_closed_dms_is_withdrawn(app: App) -> None:
     messenger(app).dms_closed.clear()
     started = await Router(app).handle(command("drill 1", "dana", channel="C9"))
     assert "私信" in text_of(started) and await app.drills.active(user("dana")) is not None
+
+
+async def test_dm_words_that_look_like_commands(app: App) -> None:
+    """In a drill, answers are stored as answers; command words (also quoted) still act as commands."""
+    router = Router(app)
+    assert "drill" in await say(router, "")  # an empty line is help, which lists the commands
+    await say(router, "'drill' 2")  # quoted, as a shell would read it: starts the drill
+    assert messenger(app).sent[-1].reply.kind == "question"
+    texts = ["helpful heads attend in subspaces", "Skipping connections help gradients", "it's 'scaled' dot-product"]
+    for text in texts:
+        await say(router, text)
+    items = await app.store.drill_items(1)
+    parts = await app.store.item_answers(items[0].id)
+    assert [p.text for p in parts] == texts
+    await say(router, "Skip")
+    items = await app.store.drill_items(1)
+    assert items[0].state == "skipped"
+
+
+async def _probe_event(app: App, who: str, reply: str) -> DrillQuestion:
+    """Answer `reply` to whatever is asked until a built probe (one on a missed key point) is asked."""
+    person = user(who)
+    for _ in range(4):
+        await app.drills.message(person, reply)
+        for out in await app.drills.submit(person):
+            if isinstance(out.event, DrillQuestion) and "~" in out.event.question.id:
+                return out.event
+    raise AssertionError("no built probe was asked")
+
+
+async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) -> None:
+    """A probe on a key point is built once: asking and grading it use the same question, graded as ever."""
+    await app.drills.start(user("alice"), room("D-alice", dm=True), DrillOptions(count=1))
+    probe = await _probe_event(app, "alice", "不太清楚。")
+    assert probe.question.key_points and len(probe.question.key_points) == 1
+    reply = probe.question.key_points[0].text.zh
+    await app.drills.message(user("alice"), reply)
+    feedback = next(o.event for o in await app.drills.submit(user("alice")) if isinstance(o.event, DrillFeedback))
+    assert feedback.question is probe.question
+    assert feedback.grade == app.grader.grade(probe.question, reply)
+    assert feedback.grade is not None and feedback.grade.covered
+
+
+async def test_probe_answers_are_graded_with_the_first_answer(app: App, bank: Bank) -> None:
+    """After a probe, what was said in the answer and the probe together decides a second probe: a probe
+    answer that covers everything ends the question, a weak one draws a probe on another key point."""
+    for who, second_reply, expect_second_probe in (("alice", None, False), ("bob", "不太清楚。", True)):
+        person = user(who)
+        await app.drills.start(person, room(f"D-{who}", dm=True), DrillOptions(count=2))
+        await app.drills.message(person, "不太清楚。")
+        first = [o.event for o in await app.drills.submit(person) if isinstance(o.event, DrillQuestion)]
+        assert first and first[0].probe_text is not None  # an important key point was missed: a probe
+        root_id = (first[0].question.parent or first[0].question.id).split("~")[0]
+        await app.drills.message(person, second_reply or bank.questions[root_id].answer.zh)
+        asked = [o.event for o in await app.drills.submit(person) if isinstance(o.event, DrillQuestion)]
+        assert asked
+        is_probe = asked[0].probe_text is not None
+        assert is_probe == expect_second_probe, who
+        if is_probe:
+            assert asked[0].question.id != first[0].question.id
+            assert (asked[0].question.parent or asked[0].question.id).split("~")[0] == root_id
+
+
+async def test_a_step_on_an_item_no_longer_asked_writes_nothing(app: App) -> None:
+    """Closing an item and asking the next one is one transaction: when the item was closed already
+    (a timer and a reply racing), nothing of the step is written."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    first, second = await app.store.drill_items(1)
+    now = app.clock.now()
+    close = ItemClose(first.id, "skipped", now, DrillService.KIND_DEADLINE)
+    ask = ItemAsk(now, now + timedelta(minutes=5), DrillService.KIND_DEADLINE, item_id=second.id)
+    assert await app.store.drill_step(close=close) is not None
+    assert await app.store.drill_step(close=close, ask=ask) is None
+    items = await app.store.drill_items(1)
+    assert [i.state for i in items] == ["skipped", "pending"]
+    assert await app.store.timers_for(DrillService.KIND_DEADLINE, second.id) == []

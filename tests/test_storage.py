@@ -81,3 +81,37 @@ async def test_failed_migration_rolls_back(db_path: Path, monkeypatch: pytest.Mo
             assert await cur.fetchone() is None
     finally:
         await database.close()
+
+
+async def test_one_trip_transaction_commits_or_rolls_back_whole(db_path: Path) -> None:
+    """run_transaction runs on aiosqlite's connection thread (its `_execute` and `_conn` internals, pinned
+    here): everything is committed together, or nothing when the work raises, and the lock is free after."""
+    db = await open_database(db_path)
+    try:
+
+        def write(raw: sqlite3.Connection) -> int:
+            assert raw.in_transaction
+            raw.execute("INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES "
+                        "('t', 'a', 'A', '2026-01-01')")
+            raw.execute("INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES "
+                        "('t', 'b', 'B', '2026-01-01')")
+            return 2
+
+        assert await db.run_transaction(write) == 2
+
+        def half_then_fail(raw: sqlite3.Connection) -> None:
+            raw.execute("INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES "
+                        "('t', 'c', 'C', '2026-01-01')")
+            raw.execute("INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES "
+                        "('t', 'a', 'again', '2026-01-01')")  # violates UNIQUE (platform, platform_user_id)
+
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.run_transaction(half_then_fail)
+        assert not db.lock.locked() and not db.conn.in_transaction
+
+        def names(raw: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in raw.execute("SELECT platform_user_id FROM users ORDER BY id")]
+
+        assert await db.run_read(names) == ["a", "b"]
+    finally:
+        await db.close()

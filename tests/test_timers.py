@@ -203,3 +203,39 @@ async def _add_kind(store: Store, timers: TimerService, clock: FakeClock, kind: 
     async with store.db.transaction() as conn:
         await store.add_timer(conn, kind, ref, clock.now() + timedelta(seconds=seconds), clock.now())
     timers.poke()
+
+
+async def _add_with_due(store: Store, timers: TimerService, clock: FakeClock, ref: int, seconds: float) -> None:
+    """Add a timer and poke with its due time, as the drill engine does."""
+    due = clock.now() + timedelta(seconds=seconds)
+    async with store.db.transaction() as conn:
+        await store.add_timer(conn, "t.a", ref, due, clock.now())
+    timers.poke(due)
+
+
+async def test_later_timer_leaves_the_dispatcher_asleep_and_still_fires(db_path: Path, clock: FakeClock) -> None:
+    """A poke for a timer due no sooner than the one the dispatcher sleeps on does not wake it; all fire on time."""
+    store, timers, fired = await _service(db_path, clock)
+    await timers.start()
+    await _add_with_due(store, timers, clock, 1, 60)
+    await clock.settle()
+    woken = timers.wakeups
+    for ref in range(2, 12):
+        await _add_with_due(store, timers, clock, ref, 60 + ref)
+        await clock.settle()
+    await _add_with_due(store, timers, clock, 12, 60)  # the same due time as the one it waits for
+    await clock.settle()
+    assert timers.wakeups == woken
+    await _add_with_due(store, timers, clock, 13, 30)  # sooner: wakes it
+    await clock.settle()
+    assert timers.wakeups == woken + 1
+    await clock.advance(timedelta(minutes=5))
+    assert [(r, t) for _k, r, t in fired] == [
+        (13, START + timedelta(seconds=30)),
+        (1, START + timedelta(seconds=60)),
+        (12, START + timedelta(seconds=60)),
+        *((ref, START + timedelta(seconds=60 + ref)) for ref in range(2, 12)),
+    ]
+    assert await store.count_timers() == 0
+    await timers.stop()
+    await store.db.close()

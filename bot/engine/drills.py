@@ -24,7 +24,19 @@ from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
 from bot.grading import Grade, Grader
 from bot.platforms.base import ConversationRef, UserRef
-from bot.storage.store import DrillItemRow, DrillRow, Store, TimerRow, UserRow
+from bot.storage.store import (
+    CardSave,
+    DrillEnd,
+    DrillItemRow,
+    DrillRow,
+    DrillState,
+    ItemAsk,
+    ItemClose,
+    NewProbe,
+    Store,
+    TimerRow,
+    UserRow,
+)
 from question_bank.schema import Bank, KeyPoint, Localized, Question
 
 log = logging.getLogger(__name__)
@@ -145,6 +157,9 @@ class DrillService:
         self._idle = idle
         self._max_probes = max_probes
         self._locks: dict[int, asyncio.Lock] = {}
+        # Built probes by (question id, key point id): the same object every time, so the grader finds
+        # its prepared data by identity instead of comparing whole questions field by field.
+        self._probes: dict[tuple[str, str], Question] = {}
         timers.register(self.KIND_DEADLINE, self._on_deadline)
         timers.register(self.KIND_IDLE, self._on_idle)
 
@@ -159,17 +174,21 @@ class DrillService:
     def _user_ref(self, row: UserRow) -> UserRef:
         return UserRef(row.platform, row.platform_user_id, row.display_name)
 
-    def _question_for(self, item: DrillItemRow, root: Question | None = None) -> tuple[Question, str | None]:
-        """The question to grade an item against, and the probe text shown for a built probe."""
+    def _question_for(self, item: DrillItemRow) -> Question:
+        """The question to grade an item against (for a built probe, the probe on its key point)."""
         question = self._bank.get(item.question_id)
         if question is None:
             raise LookupError(item.question_id)
         if item.probe_key_point is None:
-            return question, None
-        return self._built_probe(question, item.probe_key_point), None
+            return question
+        key = (question.id, item.probe_key_point)
+        probe = self._probes.get(key)
+        if probe is None:
+            probe = self._probes[key] = self._built_probe(question, item.probe_key_point)
+        return probe
 
     def _built_probe(self, question: Question, key_point_id: str) -> Question:
-        """A probe on one missed key point, asked the way an interviewer would."""
+        """A probe on one missed key point, asked the way an interviewer would (pure: memoised by the caller)."""
         kp = next(k for k in question.key_points if k.id == key_point_id)
         first_probe = question.key_points and key_point_id == self._first_important(question)
         if question.hint.zh and first_probe:
@@ -267,7 +286,7 @@ class DrillService:
                     )
                 )
             out.extend(await self._ask_next(drill, self._user_ref(row)))
-        self._timers.poke()
+        self._timers.poke(now + self._idle)
         return out
 
     async def _pick_questions(self, user_id: int, options: DrillOptions, now: datetime) -> list[str]:
@@ -299,24 +318,27 @@ class DrillService:
         now = self._clock.now()
         minutes = minutes or drill.minutes
         deadline = now + timedelta(minutes=minutes)
-        # Two single-statement writes: a crash between them leaves an asked item without a timer,
-        # which `resume` and the idle timer both handle; the handlers re-check state anyway.
-        await self._store.autocommit(self._store.mark_item_asked, item.id, now, deadline)
-        if rearm:
-            await self._store.autocommit(self._store.cancel_timers, self.KIND_DEADLINE, item.id)
-        await self._store.autocommit(self._store.add_timer, self.KIND_DEADLINE, item.id, deadline, now)
-        self._timers.poke()
+        # The item and its deadline timer in one transaction (see Store.drill_step).
+        await self._store.drill_step(
+            ask=ItemAsk(now, deadline, self.KIND_DEADLINE, item_id=item.id, rearm=rearm)
+        )
+        self._timers.poke(deadline)
         items = items if items is not None else await self._store.drill_items(drill.id)
+        return [self._question_event(drill, item, items, deadline, minutes, user)]
+
+    def _question_event(
+        self, drill: DrillRow, item: DrillItemRow, items: Sequence[DrillItemRow], deadline: datetime, minutes: float,
+        user: UserRef,
+    ) -> Outgoing:
+        """The DrillQuestion for an item just asked: its place among the drill's questions, the probe text."""
         roots = [i for i in items if i.parent_item_id is None]
-        if item.parent_item_id is not None and all(i.id != item.id for i in items):
-            items = [*items, item]
         root_id = item.parent_item_id or item.id
         index = next((n for n, r in enumerate(roots, start=1) if r.id == root_id), 1)
-        question, _ = self._question_for(item)
+        question = self._question_for(item)
         probe_text = question.text.get(drill.lang) if item.parent_item_id is not None else None
         event = DrillQuestion(drill.id, item.id, question, index, len(roots), deadline, minutes, drill.lang,
                               probe_text=probe_text)
-        return [Outgoing(self._home(drill, user), event)]
+        return Outgoing(self._home(drill, user), event)
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -330,61 +352,56 @@ class DrillService:
             return await self.submit(user)
         row = await self._user(user)
         async with self._lock(row.id):
-            found = await self._store.active_drill_with_item(row.id)
+            if len(text) > MAX_REPLY_CHARS or not text.strip():
+                found = await self._store.active_drill_with_item(row.id)
+                if found is None:
+                    raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
+                if len(text) > MAX_REPLY_CHARS:
+                    limits = {"length": len(text), "limit": MAX_REPLY_CHARS}
+                    raise DrillError(Notice("error.too_long", found[0].lang, limits, True))
+                raise DrillError(Notice("error.empty_reply", found[0].lang, error=True))
+            # Stored (and committed) before this returns, so nothing acknowledged can be lost.
+            found = await self._store.add_drill_answer(
+                user_id=row.id, text=text, now=self._clock.now(), event_id=event_id
+            )
             if found is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
             drill, item = found
-            if len(text) > MAX_REPLY_CHARS:
-                limits = {"length": len(text), "limit": MAX_REPLY_CHARS}
-                raise DrillError(Notice("error.too_long", drill.lang, limits, True))
-            if not text.strip():
-                raise DrillError(Notice("error.empty_reply", drill.lang, error=True))
             if item is None:  # paused after unanswered questions: any message brings it back
                 await self._store.autocommit(self._store.touch_drill, drill.id, self._clock.now())
                 return [
                     Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
                     *await self._ask_next(drill, self._user_ref(row)),
                 ]
-            now = self._clock.now()
-            late = bool(item.deadline_at and now > item.deadline_at)
-            await self._store.add_answer_now(
-                user_id=row.id, text=text, now=now, drill_item_id=item.id, event_id=event_id, late=late
-            )
         return []
 
     async def submit(self, user: UserRef) -> list[Outgoing]:
         """Grade what the person wrote for the current item and move on."""
         row = await self._user(user)
         async with self._lock(row.id):
-            found = await self._store.active_drill_with_item(row.id)
-            if found is None:
+            state = await self._store.drill_state(row.id)
+            if state is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
-            drill, item = found
-            if item is None:
+            if state.current is None:
                 return []
-            parts = await self._store.item_answers(item.id)
+            parts = state.texts.get(state.current.id)
             if not parts:
-                raise DrillError(Notice("drill.nothing_to_submit", drill.lang))
-            return await self._close_answered(drill, item, self._user_ref(row), "\n".join(p.text for p in parts))
+                raise DrillError(Notice("drill.nothing_to_submit", state.drill.lang))
+            return await self._close_answered(state, self._user_ref(row), "\n".join(parts))
 
-    async def _close_answered(self, drill: DrillRow, item: DrillItemRow, user: UserRef, text: str) -> list[Outgoing]:
+    async def _close_answered(self, state: DrillState, user: UserRef, text: str) -> list[Outgoing]:
+        """Grade the current item's answer, then close it and take the next step in one write."""
+        drill, item = state.drill, state.current
+        assert item is not None
         now = self._clock.now()
         late = bool(item.deadline_at and now > item.deadline_at)
-        question, _ = self._question_for(item)
+        question = self._question_for(item)
         grade: Grade | None = None
         if drill.grading == "auto":
             grade = self._grader.grade(question, text)
         grade_json = grade.to_json() if grade else None
-        closed = await self._store.autocommit(
-            self._store.close_item, item.id, state="answered", now=now, late=late,
-            score=grade.score if grade else None, grade=grade_json,
-        )
-        if not closed:
-            return []
-        # A deadline left behind by a crash here finds the item closed and does nothing.
-        await self._store.autocommit(self._store.cancel_timers, self.KIND_DEADLINE, item.id)
-        item = replace(item, state="answered", answered_at=now, late=late, score=grade.score if grade else None,
-                       grade=grade_json)
+        score = grade.score if grade else None
+        close = ItemClose(item.id, "answered", now, self.KIND_DEADLINE, late=late, score=score, grade=grade_json)
         out: list[Outgoing] = [
             Outgoing(
                 self._home(drill, user),
@@ -393,10 +410,11 @@ class DrillService:
                 ),
             )
         ]
-        if drill.grading == "self":
-            return out  # wait for the rating before moving on
-        out.extend(await self._after_item(drill, item, user))
-        return out
+        if drill.grading == "self":  # wait for the rating before moving on
+            return out if await self._store.drill_step(close=close) is not None else []
+        closed = replace(item, state="answered", answered_at=now, late=late, score=score, grade=grade_json)
+        after = await self._after_item(state, closed, close, user)
+        return [*out, *after] if after is not None else []
 
     async def rate(self, user: UserRef, rating: str) -> list[Outgoing]:
         """A self-rating (again/hard/good/easy) for the last answered item of a self-graded drill."""
@@ -423,65 +441,95 @@ class DrillService:
         """Skip the current item; recorded as skipped."""
         row = await self._user(user)
         async with self._lock(row.id):
-            drill = await self._store.active_drill(row.id)
-            if drill is None:
+            state = await self._store.drill_state(row.id)
+            if state is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
-            item = await self._store.current_item(drill.id)
+            drill, item = state.drill, state.current
             if item is None:
                 return []
             now = self._clock.now()
-            async with self._store.db.transaction() as conn:
-                if not await self._store.close_item(conn, item.id, state="skipped", now=now):
-                    return []
-                await self._store.cancel_timers(conn, self.KIND_DEADLINE, item.id)
-                await self._store.touch_drill(conn, drill.id, now)
-            out = [
-                Outgoing(
-                    self._home(drill, self._user_ref(row)),
-                    Notice("drill.skipped", drill.lang, {"qid": item.question_id}),
-                )
-            ]
-            out.extend(await self._after_item(drill, item, self._user_ref(row)))
-            return out
+            close = ItemClose(item.id, "skipped", now, self.KIND_DEADLINE, touch_drill_id=drill.id)
+            # The next step sees the item as it was before the skip, as it always has (see _after_item).
+            after = await self._after_item(state, item, close, self._user_ref(row))
+            if after is None:
+                return []
+            skipped = Notice("drill.skipped", drill.lang, {"qid": item.question_id})
+            return [Outgoing(self._home(drill, self._user_ref(row)), skipped), *after]
 
-    async def _after_item(self, drill: DrillRow, item: DrillItemRow, user: UserRef) -> list[Outgoing]:
-        """Probe a missed key point, or record the question's review and ask the next one."""
-        items = [item if i.id == item.id else i for i in await self._store.drill_items(drill.id)]
+    async def _after_item(
+        self, state: DrillState, item: DrillItemRow, close: ItemClose, user: UserRef
+    ) -> list[Outgoing] | None:
+        """Close the item and, in the same write, probe a missed key point or record the question's review
+        and ask the next question (or end the drill).  None when the item was no longer being asked.
+
+        `item` is the closed item as the next step should see it: answered with its grade after an answer;
+        after a skip or a timeout, the item as it was before (still "asked"), so such a question is
+        recorded as Again without a score and a probe skipped or left unanswered does not count towards
+        its question's score.  That is how the engine has always scored them; kept as it was here.
+        """
+        drill, now = state.drill, close.now
+        items = [item if i.id == item.id else i for i in state.items]
         root_id = item.parent_item_id or item.id
         root = next(i for i in items if i.id == root_id)
         probes = [i for i in items if i.parent_item_id == root.id]
         if root.state == "answered" and drill.grading == "auto" and len(probes) < self._max_probes:
-            probe = await self._plan_probe(drill, root, probes)
+            probe = self._plan_probe(drill, root, probes, state.texts)
             if probe is not None:
-                return await self._ask(drill, probe, user, items=[*items, probe])
+                deadline = now + timedelta(minutes=drill.minutes)
+                asked = await self._store.drill_step(
+                    close=close, ask=ItemAsk(now, deadline, self.KIND_DEADLINE, probe=probe)
+                )
+                if asked is None or asked.asked is None:
+                    return None
+                self._timers.poke(deadline)
+                return [self._question_event(drill, asked.asked, [*items, asked.asked], deadline, drill.minutes, user)]
+        card: CardSave | None = None
         if drill.grading == "auto" or root.state != "answered":
             final = self._final_score(root, probes)
-            await self._store.autocommit(
-                self._reviews.record, drill.user_id, root.question_id, rating_for_score(final), self._clock.now(),
-                final,
+            card = self._review(state, root, final, now)
+        following = next((i for i in items if i.state == "pending"), None)
+        if following is None:
+            ended = await self._store.drill_step(
+                close=close, card=card, end=DrillEnd(drill.id, "finished", now, self.KIND_IDLE)
             )
-        return await self._ask_next(drill, user, items)
+            if ended is None:
+                return None
+            if not ended.ended:
+                return []
+            finished = replace(drill, state="finished", finished_at=now)
+            return [Outgoing(dm(user), await self.build_report(finished, "finished"))]
+        deadline = now + timedelta(minutes=drill.minutes)
+        asked = await self._store.drill_step(
+            close=close, card=card, ask=ItemAsk(now, deadline, self.KIND_DEADLINE, item_id=following.id)
+        )
+        if asked is None:
+            return None
+        self._timers.poke(deadline)
+        return [self._question_event(drill, following, items, deadline, drill.minutes, user)]
 
-    async def _absent(self, drill_id: int) -> bool:
+    def _review(self, state: DrillState, root: DrillItemRow, score: int | None, now: datetime) -> CardSave:
+        """The question's review card after this drill (state.card is the card of the current question)."""
+        card_json = state.card[0] if state.card else None
+        return self._reviews.review(
+            card_json, state.drill.user_id, root.question_id, rating_for_score(score), now, score
+        )
+
+    @staticmethod
+    def _absent(items: Sequence[DrillItemRow]) -> bool:
         """Two questions in a row went unanswered: the person is away, so stop posting until they return."""
-        closed = [i for i in await self._store.drill_items(drill_id) if i.state not in ("pending", "asked")]
+        closed = [i for i in items if i.state not in ("pending", "asked")]
         return len(closed) >= 2 and all(i.state == "unanswered" for i in closed[-2:])
 
-    async def _record_review(self, drill: DrillRow, item: DrillItemRow) -> None:
-        root_id = item.parent_item_id or item.id
-        root = await self._store.get_item(root_id)
-        if root is None:
-            return
-        async with self._store.db.transaction() as conn:
-            await self._reviews.record(conn, drill.user_id, root.question_id, rating_for_score(0), self._clock.now(), 0)
-
-    async def _plan_probe(self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow]) -> DrillItemRow | None:
+    def _plan_probe(
+        self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow], texts: dict[int, list[str]]
+    ) -> NewProbe | None:
+        """The follow-up to ask after an answer, if an important key point is still missing."""
         question = self._bank.get(root.question_id)
         if question is None or root.grade is None:
             return None
         if probes and probes[-1].state != "answered":
             return None
-        missing = await self._missing_important(question, root, probes)
+        missing = self._missing_important(question, root, probes, texts)
         if not missing:
             return None
         probe_qid: str = question.id
@@ -492,25 +540,25 @@ class DrillService:
             ]
             if inline:
                 probe_qid, key_point = inline[0], None
-        async with self._store.db.transaction() as conn:
-            item_id = await self._store.insert_probe_item(
-                conn, drill.id, root, root.position + len(probes) + 1, probe_qid, key_point
-            )
-        return await self._store.get_item(item_id)
+        return NewProbe(drill.id, root.id, root.position + len(probes) + 1, probe_qid, key_point)
 
-    async def _missing_important(
-        self, question: Question, root: DrillItemRow, probes: list[DrillItemRow]
+    def _missing_important(
+        self, question: Question, root: DrillItemRow, probes: list[DrillItemRow], texts: dict[int, list[str]]
     ) -> list[KeyPoint]:
-        """Important key points still missing from everything said so far (answer and probes)."""
+        """Important key points still missing from everything said so far (answer and probes).
+
+        After a probe the answer and the probes are graded together: a probe's answer may cover (or
+        contradict) other points too, and grading the parts apart would not give the same statuses.
+        """
         assert root.grade is not None
         missed = set(root.grade.get("missed", [])) | set(root.grade.get("contradicted", []))
         if probes:
-            texts = [a.text for item in (root, *probes) for a in await self._store.item_answers(item.id)]
-            combined = self._grader.grade(question, "\n".join(texts))
+            said = [text for item in (root, *probes) for text in texts.get(item.id, ())]
+            combined = self._grader.grade(question, "\n".join(said))
             missed = set(combined.missed) | set(combined.contradicted)
         asked = {p.probe_key_point for p in probes if p.probe_key_point}
-        ranked = sorted(question.key_points, key=lambda k: (-k.weight, question.key_points.index(k)))
-        return [k for k in ranked if k.id in missed and k.id not in asked and k.weight >= IMPORTANT_WEIGHT]
+        ranked = sorted(enumerate(question.key_points), key=lambda pair: (-pair[1].weight, pair[0]))
+        return [k for _n, k in ranked if k.id in missed and k.id not in asked and k.weight >= IMPORTANT_WEIGHT]
 
     @staticmethod
     def _final_score(root: DrillItemRow, probes: Sequence[DrillItemRow]) -> int | None:
@@ -535,31 +583,35 @@ class DrillService:
         assert user_row is not None
         user = self._user_ref(user_row)
         async with self._lock(user_row.id):
-            item = await self._store.get_item(timer.ref_id)
-            if item is None or item.state != "asked":
+            state = await self._store.drill_state(user_row.id)
+            if state is None or state.current is None or state.current.id != timer.ref_id:
                 return
-            question, _ = self._question_for(item)
+            drill, item = state.drill, state.current
+            question = self._question_for(item)
             if drill.on_timeout == "accept_late":
                 await self._notify([Outgoing(self._home(drill, user), Notice("drill.time_up_accept_late", drill.lang))])
                 return
-            parts = await self._store.item_answers(item.id)
+            parts = state.texts.get(item.id)
             if parts:  # what they wrote before the time ran out is their answer
-                out = await self._close_answered(drill, item, user, "\n".join(p.text for p in parts))
+                out = await self._close_answered(state, user, "\n".join(parts))
             else:
                 now = self._clock.now()
-                async with self._store.db.transaction() as conn:
-                    if not await self._store.close_item(conn, item.id, state="unanswered", now=now):
+                close = ItemClose(item.id, "unanswered", now, self.KIND_DEADLINE)
+                moved_on = Outgoing(
+                    self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id})
+                )
+                closed = replace(item, state="unanswered", answered_at=now)
+                if self._absent([closed if i.id == item.id else i for i in state.items]):
+                    root = next(i for i in state.items if i.id == (item.parent_item_id or item.id))
+                    if await self._store.drill_step(close=close, card=self._review(state, root, 0, now)) is None:
                         return
-                out = [
-                    Outgoing(
-                        self._home(drill, user), Notice("drill.time_up_moved_on", drill.lang, {"qid": question.id})
-                    )
-                ]
-                if await self._absent(drill.id):
-                    await self._record_review(drill, item)
-                    out.append(Outgoing(self._home(drill, user), Notice("drill.paused", drill.lang)))
+                    out = [moved_on, Outgoing(self._home(drill, user), Notice("drill.paused", drill.lang))]
                 else:
-                    out.extend(await self._after_item(drill, item, user))
+                    # The next step sees the item as it was before the timeout, as it always has (see _after_item).
+                    after = await self._after_item(state, item, close, user)
+                    if after is None:
+                        return
+                    out = [moved_on, *after]
         await self._notify(out)
 
     async def _on_idle(self, timer: TimerRow) -> None:

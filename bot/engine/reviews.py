@@ -14,7 +14,7 @@ from datetime import datetime
 import aiosqlite
 from fsrs import Card, Rating, Scheduler
 
-from bot.storage.store import Store
+from bot.storage.store import CardSave, Store
 
 RATING_NAMES = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
 
@@ -48,15 +48,29 @@ class ReviewScheduler:
     ) -> datetime:
         """Apply one review inside the caller's transaction; return the next due time."""
         existing = await self._store.get_card(user_id, question_id)
-        card = Card.from_json(existing[0]) if existing else Card(card_id=abs(hash((user_id, question_id))) % 10**12)
-        card, _log = self._scheduler.review_card(card, rating, review_datetime=now)
+        review = self.review(existing[0] if existing else None, user_id, question_id, rating, now, score)
         await self._store.save_card(
             conn,
             user_id=user_id,
             question_id=question_id,
-            card_json=card.to_json(),
-            due_at=card.due,
+            card_json=review.card_json,
+            due_at=review.due_at,
             reviewed_at=now,
             score=score,
         )
-        return card.due
+        return review.due_at
+
+    def review(
+        self,
+        card_json: str | None,
+        user_id: int,
+        question_id: str,
+        rating: Rating,
+        now: datetime,
+        score: int | None,
+    ) -> CardSave:
+        """The card after one review, from the stored card (None: never reviewed), without I/O: the drill
+        engine reads the card with the rest of the drill and writes it in the same step."""
+        card = Card.from_json(card_json) if card_json else Card(card_id=abs(hash((user_id, question_id))) % 10**12)
+        card, _log = self._scheduler.review_card(card, rating, review_datetime=now)
+        return CardSave(user_id, question_id, card.to_json(), card.due, now, score)

@@ -151,6 +151,86 @@ def _payload(payload: dict[str, Any]) -> str:
     return _SORTED_JSON.encode(payload) if payload else "{}"
 
 
+@dataclass(frozen=True, slots=True)
+class DrillState:
+    """A person's active drill as closing an answer needs it (see `Store.drill_state`)."""
+
+    drill: DrillRow
+    items: tuple[DrillItemRow, ...]  # by position
+    current: DrillItemRow | None  # the item being asked
+    texts: dict[int, list[str]]  # item id -> answer parts, for the current item's question and its probes
+    card: tuple[str, datetime] | None  # (card json, due) of the current item's question, if reviewed before
+
+
+@dataclass(frozen=True, slots=True)
+class ItemClose:
+    """Close the asked item (answered, skipped or unanswered) and delete its deadline timer."""
+
+    item_id: int
+    state: str
+    now: datetime
+    timer_kind: str
+    late: bool = False
+    score: int | None = None
+    grade: dict[str, Any] | None = None
+    touch_drill_id: int | None = None  # also record activity on this drill (a skip)
+
+
+@dataclass(frozen=True, slots=True)
+class CardSave:
+    """A review card after one review."""
+
+    user_id: int
+    question_id: str
+    card_json: str
+    due_at: datetime
+    reviewed_at: datetime
+    score: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewProbe:
+    """A follow-up item to insert under the question it probes."""
+
+    drill_id: int
+    parent_item_id: int
+    position: int
+    question_id: str
+    key_point: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAsk:
+    """Ask an item, an existing one (`item_id`) or a new probe, and add its deadline timer."""
+
+    asked_at: datetime
+    deadline_at: datetime
+    timer_kind: str
+    item_id: int | None = None
+    probe: NewProbe | None = None
+    rearm: bool = False  # delete the item's earlier deadline timer first (asked again on resume)
+
+
+@dataclass(frozen=True, slots=True)
+class DrillEnd:
+    """End an active drill and delete its idle timer."""
+
+    drill_id: int
+    state: str
+    now: datetime
+    idle_timer_kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    asked: DrillItemRow | None  # the item asked, as stored
+    ended: bool  # the drill was ended by this step (False: it was not active any more)
+
+
+class _NothingToClose(Exception):
+    """Raised inside a drill step to roll it back: the item was no longer being asked."""
+
+
 def _dt(value: str | None) -> datetime | None:
     return from_iso(value) if value else None
 
@@ -176,6 +256,37 @@ _ITEM_COLS = (
 )
 _ANSWER_COLS = (
     "id, round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, event_id, score, grade_json"
+)
+
+
+_ACTIVE_DRILL_WITH_ITEM_SQL = (
+    "SELECT "
+    + ", ".join(f"d.{c.strip()}" for c in _DRILL_COLS.split(","))
+    + ", "
+    + ", ".join(f"i.{c.strip()}" for c in _ITEM_COLS.split(","))
+    + " FROM drills d LEFT JOIN drill_items i ON i.drill_id = d.id AND i.state = 'asked' "
+    "WHERE d.user_id = ? AND d.state = 'active' ORDER BY i.position LIMIT 1"
+)
+_DRILL_WIDTH = len(_DRILL_COLS.split(","))
+_ADD_TIMER_SQL = "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+_CANCEL_TIMERS_SQL = "DELETE FROM timers WHERE kind = ? AND ref_id = ?"
+_CLOSE_ITEM_SQL = (
+    "UPDATE drill_items SET state = ?, answered_at = ?, late = ?, score = ?, self_rating = ?, grade_json = ? "
+    "WHERE id = ? AND state = 'asked'"
+)
+_TOUCH_DRILL_SQL = "UPDATE drills SET last_activity_at = ? WHERE id = ?"
+_FINISH_DRILL_SQL = "UPDATE drills SET state = ?, finished_at = ? WHERE id = ? AND state = 'active'"
+_ADD_ANSWER_SQL = (
+    "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
+    "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+)
+_GET_CARD_SQL = "SELECT card_json, due_at FROM review_cards WHERE user_id = ? AND question_id = ?"
+_SAVE_CARD_SQL = (
+    "INSERT INTO review_cards (user_id, question_id, card_json, due_at, last_review_at, last_score, reviews) "
+    "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET "
+    "card_json = excluded.card_json, due_at = excluded.due_at, last_review_at = excluded.last_review_at, "
+    "last_score = excluded.last_score, "
+    "reviews = review_cards.reviews + 1"
 )
 
 
@@ -240,6 +351,36 @@ def _answer(row: Sequence[Any]) -> AnswerRow:
         row[10],
         _json(row[11]),
     )
+
+
+def _split_drill_with_item(row: Sequence[Any] | None) -> tuple[DrillRow, DrillItemRow | None] | None:
+    if row is None:
+        return None
+    item = _item(row[_DRILL_WIDTH:]) if row[_DRILL_WIDTH] is not None else None
+    return _drill(row[:_DRILL_WIDTH]), item
+
+
+def _ask_item(raw: sqlite3.Connection, ask: ItemAsk) -> DrillItemRow:
+    """Mark an item asked (inserting it first when it is a new probe) and add its deadline timer."""
+    asked_at, deadline_at = to_iso(ask.asked_at), to_iso(ask.deadline_at)
+    if ask.probe is not None:
+        p = ask.probe
+        rows = raw.execute(
+            "INSERT INTO drill_items (drill_id, position, question_id, parent_item_id, probe_key_point, state, "
+            f"asked_at, deadline_at) VALUES (?, ?, ?, ?, ?, 'asked', ?, ?) RETURNING {_ITEM_COLS}",
+            (p.drill_id, p.position, p.question_id, p.parent_item_id, p.key_point, asked_at, deadline_at),
+        ).fetchall()  # fetch all: a RETURNING statement left half-read would block the COMMIT
+    else:
+        if ask.rearm:
+            raw.execute(_CANCEL_TIMERS_SQL, (ask.timer_kind, ask.item_id))
+        rows = raw.execute(
+            "UPDATE drill_items SET state = 'asked', asked_at = ?, deadline_at = ? WHERE id = ? "
+            f"RETURNING {_ITEM_COLS}",
+            (asked_at, deadline_at, ask.item_id),
+        ).fetchall()
+    item = _item(rows[0])
+    raw.execute(_ADD_TIMER_SQL, (ask.timer_kind, item.id, deadline_at, "{}", asked_at))
+    return item
 
 
 class Store:
@@ -389,8 +530,7 @@ class Store:
     ) -> int:
         """Insert a timer inside the caller's transaction."""
         cursor = await conn.execute(
-            "INSERT INTO timers (kind, ref_id, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, ref_id, to_iso(due_at), _payload(payload or {}), to_iso(now)),
+            _ADD_TIMER_SQL, (kind, ref_id, to_iso(due_at), _payload(payload or {}), to_iso(now))
         )
         return int(cursor.lastrowid or 0)
 
@@ -404,7 +544,7 @@ class Store:
 
     async def cancel_timers(self, conn: aiosqlite.Connection, kind: str, ref_id: int) -> None:
         """Delete pending timers of `kind` for one object."""
-        await conn.execute("DELETE FROM timers WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+        await conn.execute(_CANCEL_TIMERS_SQL, (kind, ref_id))
 
     async def cancel_timers_of(self, conn: aiosqlite.Connection, kind: str, ref_ids: Sequence[int]) -> None:
         """Delete pending timers of `kind` for many objects, in one statement."""
@@ -481,22 +621,131 @@ class Store:
         return _drill(row) if row else None
 
     async def active_drill_with_item(self, user_id: int) -> tuple[DrillRow, DrillItemRow | None] | None:
-        """A person's active drill and the item being asked (one query: the hot path of a drill answer)."""
-        cols = (
-            ", ".join(f"d.{c.strip()}" for c in _DRILL_COLS.split(","))
-            + ", "
-            + ", ".join(f"i.{c.strip()}" for c in _ITEM_COLS.split(","))
-        )
-        row = await self._one(
-            f"SELECT {cols} FROM drills d LEFT JOIN drill_items i ON i.drill_id = d.id AND i.state = 'asked' "
-            "WHERE d.user_id = ? AND d.state = 'active' ORDER BY i.position LIMIT 1",
-            (user_id,),
-        )
-        if row is None:
+        """A person's active drill and the item being asked (one query)."""
+        return _split_drill_with_item(await self._one(_ACTIVE_DRILL_WITH_ITEM_SQL, (user_id,)))
+
+    async def add_drill_answer(
+        self, *, user_id: int, text: str, now: datetime, event_id: str | None
+    ) -> tuple[DrillRow, DrillItemRow | None] | None:
+        """Store one answer part for the item a person is being asked, in one trip to the database.
+
+        Returns the active drill and its asked item (the part was stored for it), the drill and None
+        when nothing is being asked (nothing stored), or None when there is no active drill.  The part
+        is late when it arrives after the item's deadline.  The hot path of a drill answer: looking the
+        item up and storing the part used to be two trips, the second one under the write lock.
+        """
+
+        def work(raw: sqlite3.Connection) -> tuple[DrillRow, DrillItemRow | None] | None:
+            found = _split_drill_with_item(raw.execute(_ACTIVE_DRILL_WITH_ITEM_SQL, (user_id,)).fetchone())
+            if found is None or found[1] is None:
+                return found
+            item = found[1]
+            late = bool(item.deadline_at and now > item.deadline_at)
+            raw.execute(
+                _ADD_ANSWER_SQL, (None, item.id, user_id, text, to_iso(now), int(late), 0, 0, event_id, None, None)
+            )
+            return found
+
+        return await self.db.run_transaction(work)
+
+    async def drill_state(self, user_id: int) -> DrillState | None:
+        """A person's active drill as closing an answer needs it, read in one trip to the database:
+        the drill, its items, the item being asked, the answer parts of that item's question and its
+        probes, and the person's review card for that question."""
+
+        def work(raw: sqlite3.Connection) -> DrillState | None:
+            row = raw.execute(
+                f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state = 'active'", (user_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            drill = _drill(row)
+            items = [
+                _item(r)
+                for r in raw.execute(
+                    f"SELECT {_ITEM_COLS} FROM drill_items WHERE drill_id = ? ORDER BY position", (drill.id,)
+                )
+            ]
+            current = next((i for i in items if i.state == "asked"), None)
+            texts: dict[int, list[str]] = {}
+            card: tuple[str, datetime] | None = None
+            if current is not None:
+                root_id = current.parent_item_id or current.id
+                family = [i for i in items if i.id == root_id or i.parent_item_id == root_id]
+                marks = ",".join("?" for _ in family)
+                for item_id, text in raw.execute(
+                    f"SELECT drill_item_id, text FROM answers WHERE drill_item_id IN ({marks}) "
+                    "ORDER BY submitted_at, id",
+                    [i.id for i in family],
+                ):
+                    texts.setdefault(item_id, []).append(text)
+                root = next((i for i in family if i.id == root_id), None)
+                if root is not None:
+                    found = raw.execute(_GET_CARD_SQL, (user_id, root.question_id)).fetchone()
+                    card = (found[0], from_iso(found[1])) if found else None
+            return DrillState(drill, tuple(items), current, texts, card)
+
+        return await self.db.run_read(work)
+
+    async def drill_step(
+        self,
+        *,
+        close: ItemClose | None = None,
+        card: CardSave | None = None,
+        ask: ItemAsk | None = None,
+        end: DrillEnd | None = None,
+    ) -> StepResult | None:
+        """One step of a drill as a single transaction in one trip to the database: close the asked
+        item, save the question's review card, ask the next item (or a new probe) with its deadline
+        timer, or end the drill.  None, with nothing written, when the item to close was no longer
+        asked (a timer and a reply racing).  Writing the step at once also means a crash can no longer
+        leave an answered item without its next question asked."""
+
+        def work(raw: sqlite3.Connection) -> StepResult | None:
+            if close is not None:
+                cursor = raw.execute(
+                    _CLOSE_ITEM_SQL,
+                    (
+                        close.state,
+                        to_iso(close.now),
+                        int(close.late),
+                        close.score,
+                        None,
+                        json.dumps(close.grade, sort_keys=True) if close.grade else None,
+                        close.item_id,
+                    ),
+                )
+                if cursor.rowcount != 1:
+                    raise _NothingToClose
+                raw.execute(_CANCEL_TIMERS_SQL, (close.timer_kind, close.item_id))
+                if close.touch_drill_id is not None:
+                    raw.execute(_TOUCH_DRILL_SQL, (to_iso(close.now), close.touch_drill_id))
+            if card is not None:
+                raw.execute(
+                    _SAVE_CARD_SQL,
+                    (
+                        card.user_id,
+                        card.question_id,
+                        card.card_json,
+                        to_iso(card.due_at),
+                        to_iso(card.reviewed_at),
+                        card.score,
+                    ),
+                )
+            asked: DrillItemRow | None = None
+            if ask is not None:
+                asked = _ask_item(raw, ask)
+            ended = False
+            if end is not None:
+                ended = raw.execute(_FINISH_DRILL_SQL, (end.state, to_iso(end.now), end.drill_id)).rowcount == 1
+                if ended:
+                    raw.execute(_CANCEL_TIMERS_SQL, (end.idle_timer_kind, end.drill_id))
+            return StepResult(asked, ended)
+
+        try:
+            return await self.db.run_transaction(work)
+        except _NothingToClose:
             return None
-        width = len(_DRILL_COLS.split(","))
-        item = _item(row[width:]) if row[width] is not None else None
-        return _drill(row[:width]), item
 
     async def last_activity(self, drill_id: int) -> datetime | None:
         """The latest thing the person did in a drill: an answer part, or closing an item."""
@@ -578,14 +827,11 @@ class Store:
 
     async def finish_drill(self, conn: aiosqlite.Connection, drill_id: int, state: str, now: datetime) -> bool:
         """Close an active drill; False if it was not active any more (idempotent timers)."""
-        cursor = await conn.execute(
-            "UPDATE drills SET state = ?, finished_at = ? WHERE id = ? AND state = 'active'",
-            (state, to_iso(now), drill_id),
-        )
+        cursor = await conn.execute(_FINISH_DRILL_SQL, (state, to_iso(now), drill_id))
         return cursor.rowcount == 1
 
     async def touch_drill(self, conn: aiosqlite.Connection, drill_id: int, now: datetime) -> None:
-        await conn.execute("UPDATE drills SET last_activity_at = ? WHERE id = ?", (to_iso(now), drill_id))
+        await conn.execute(_TOUCH_DRILL_SQL, (to_iso(now), drill_id))
 
     async def drill_items(self, drill_id: int) -> list[DrillItemRow]:
         rows = await self._all(
@@ -606,30 +852,6 @@ class Store:
         return _item(row) if row else None
 
 
-    async def insert_probe_item(
-        self,
-        conn: aiosqlite.Connection,
-        drill_id: int,
-        parent: DrillItemRow,
-        position: int,
-        question_id: str,
-        key_point: str | None,
-    ) -> int:
-        cursor = await conn.execute(
-            "INSERT INTO drill_items (drill_id, position, question_id, parent_item_id, probe_key_point) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (drill_id, position, question_id, parent.id, key_point),
-        )
-        return int(cursor.lastrowid or 0)
-
-    async def mark_item_asked(
-        self, conn: aiosqlite.Connection, item_id: int, asked_at: datetime, deadline_at: datetime
-    ) -> None:
-        await conn.execute(
-            "UPDATE drill_items SET state = 'asked', asked_at = ?, deadline_at = ? WHERE id = ?",
-            (to_iso(asked_at), to_iso(deadline_at), item_id),
-        )
-
     async def close_item(
         self,
         conn: aiosqlite.Connection,
@@ -644,8 +866,7 @@ class Store:
     ) -> bool:
         """Close an asked item; False if it was already closed (a timer and a reply racing)."""
         cursor = await conn.execute(
-            "UPDATE drill_items SET state = ?, answered_at = ?, late = ?, score = ?, self_rating = ?, grade_json = ? "
-            "WHERE id = ? AND state = 'asked'",
+            _CLOSE_ITEM_SQL,
             (
                 state,
                 to_iso(now),
@@ -686,8 +907,7 @@ class Store:
     ) -> int | None:
         """Record a submission; None when the same platform event was already recorded."""
         cursor = await conn.execute(
-            "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
-            "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            _ADD_ANSWER_SQL,
             (
                 round_id,
                 drill_item_id,
@@ -729,9 +949,7 @@ class Store:
     # -- review cards --------------------------------------------------------------------------
 
     async def get_card(self, user_id: int, question_id: str) -> tuple[str, datetime] | None:
-        row = await self._one(
-            "SELECT card_json, due_at FROM review_cards WHERE user_id = ? AND question_id = ?", (user_id, question_id)
-        )
+        row = await self._one(_GET_CARD_SQL, (user_id, question_id))
         return (row[0], from_iso(row[1])) if row else None
 
     async def save_card(
@@ -746,11 +964,7 @@ class Store:
         score: int | None,
     ) -> None:
         await conn.execute(
-            "INSERT INTO review_cards (user_id, question_id, card_json, due_at, last_review_at, last_score, reviews) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET "
-            "card_json = excluded.card_json, due_at = excluded.due_at, last_review_at = excluded.last_review_at, "
-            "last_score = excluded.last_score, "
-            "reviews = review_cards.reviews + 1",
+            _SAVE_CARD_SQL,
             (user_id, question_id, card_json, to_iso(due_at), to_iso(reviewed_at), score),
         )
 
