@@ -139,6 +139,36 @@ async def test_skip_is_recorded(app: App) -> None:
     assert items[0].state == "skipped" and items[1].state == "asked"
 
 
+async def test_skipped_question_is_reviewed_with_score_zero(app: App) -> None:
+    """A skipped question's review card records the 0 the report shows, not an empty score."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    qid = current_qid(app)
+    await say(router, "skip")
+    assert [(q, score, reviews) for q, _due, score, reviews in await app.store.cards(1)] == [(qid, 0, 1)]
+
+
+async def test_skipped_probe_counts_as_zero_on_the_review_card(app: App, bank: Bank) -> None:
+    """A probe answered and a second one skipped: the review card gets the question's score as the
+    report computes it from the stored items (the skipped probe counting 0)."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    await say(router, "这个我不太清楚，大概和训练有关吧。")
+    await say(router, "done")
+    so_far = asked(app)
+    assert len(so_far) == 2, "a thin answer draws a probe"
+    await say(router, answer_for(bank, so_far[-1]))
+    await say(router, "done")
+    assert messenger(app).sent[-1].reply.kind == "question", "another missed key point draws a second probe"
+    await say(router, "skip")
+    items = await app.store.drill_items(1)
+    assert [i.state for i in items] == ["answered", "answered", "skipped"]
+    root, probe, _skipped = items
+    assert root.score is not None and probe.score is not None
+    expected = min(100, round(root.score + 0.5 * (100 - root.score) * (probe.score + 0) / 2 / 100))
+    assert [score for _q, _due, score, _r in await app.store.cards(1)] == [expected]
+
+
 async def test_stop_gives_a_partial_report(app: App, bank: Bank) -> None:
     """drill stop ends at once with a report of what was done."""
     router = Router(app)

@@ -449,8 +449,7 @@ class DrillService:
                 return []
             now = self._clock.now()
             close = ItemClose(item.id, "skipped", now, self.KIND_DEADLINE, touch_drill_id=drill.id)
-            # The next step sees the item as it was before the skip, as it always has (see _after_item).
-            after = await self._after_item(state, item, close, self._user_ref(row))
+            after = await self._after_item(state, replace(item, state="skipped"), close, self._user_ref(row))
             if after is None:
                 return []
             skipped = Notice("drill.skipped", drill.lang, {"qid": item.question_id})
@@ -462,10 +461,9 @@ class DrillService:
         """Close the item and, in the same write, probe a missed key point or record the question's review
         and ask the next question (or end the drill).  None when the item was no longer being asked.
 
-        `item` is the closed item as the next step should see it: answered with its grade after an answer;
-        after a skip or a timeout, the item as it was before (still "asked"), so such a question is
-        recorded as Again without a score and a probe skipped or left unanswered does not count towards
-        its question's score.  That is how the engine has always scored them; kept as it was here.
+        `item` is the item as `close` leaves it (answered with its grade, skipped or unanswered), so the
+        review card gets the score the report shows: a skipped question scores 0, and a probe skipped or
+        left unanswered counts as 0 towards its question's score.
         """
         drill, now = state.drill, close.now
         items = [item if i.id == item.id else i for i in state.items]
@@ -607,8 +605,7 @@ class DrillService:
                         return
                     out = [moved_on, Outgoing(self._home(drill, user), Notice("drill.paused", drill.lang))]
                 else:
-                    # The next step sees the item as it was before the timeout, as it always has (see _after_item).
-                    after = await self._after_item(state, item, close, user)
+                    after = await self._after_item(state, closed, close, user)
                     if after is None:
                         return
                     out = [moved_on, *after]
