@@ -317,3 +317,33 @@ async def test_stats_show_rounds_average_tags_and_streak(app: App, clock: FakeCl
     assert "作答 3 题" in text and "最长 3 天" in text and "最弱主题" in text
     other = text_of(await router.handle(command("stats <@bob>", "alice")))
     assert "作答 3 题" in other
+
+
+async def test_replies_follow_the_round_that_is_open_now(app: App, settings: Settings, clock: FakeClock,
+                                                         bank: Bank) -> None:
+    """A reply is graded against the open round's question even when the round changed since the last
+    reply in the channel: revealed and replaced here, or closed and replaced by another process on the
+    same database (what the engine remembers about a channel is only a guess, checked when storing)."""
+    router = Router(app)
+    await router.handle(command("ask 1.4 --minutes 5"))
+    assert "已记录" in await reply(router, "alice", bank.questions["1.4"].answer.zh)
+    await router.handle(command("reveal"))
+    practice = await reply(router, "bob", bank.questions["1.4"].answer.en, event_id="E-practice")
+    assert "已记录" not in practice  # after the reveal: practice, graded privately
+    await router.handle(command("ask 1.1 --minutes 5"))
+    assert "已记录" in await reply(router, "alice", bank.questions["1.1"].answer.zh, event_id="E-1")
+    assert await reply(router, "alice", bank.questions["1.1"].answer.zh, event_id="E-1") == ""  # same event again
+    other = await build_app(settings, clock=clock, bank=bank)  # another process: closes 1.1, asks 1.9
+    other.delivery.register("test", RecordingMessenger())
+    other_router = Router(other)
+    await other_router.handle(command("reveal"))
+    await other_router.handle(command("ask 1.9 --minutes 5"))
+    await other.close()
+    assert "已记录" in await reply(router, "alice", bank.questions["1.9"].answer.zh)
+    stored = [
+        (round_id, a.practice, a.score)
+        for round_id in (1, 2, 3)
+        for a in await app.store.round_answers(round_id, include_practice=True)
+    ]
+    assert [(round_id, practice) for round_id, practice, _ in stored] == [(1, False), (1, True), (2, False), (3, False)]
+    assert all(score is not None and score >= 60 for _r, _p, score in stored), stored
