@@ -12,7 +12,6 @@ from bot.grading._text import BLANK
 # Sentences hold no line break, so blanks are spelled out (a faster scan than `\s`).
 _ITEM_SPLIT = re.compile(r"[,、/|:+·•()\[\]&*=]+|" + BLANK + r"+(?:-|and|or|with)" + BLANK + "+")
 _SPACES = re.compile(r"\s+")
-_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LONG = 80  # word equivalents
 _IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__
 _LATIN = re.compile(r"[a-z0-9]")
@@ -40,22 +39,18 @@ class Shape:
         return self.bare_units / self.units if self.units else 0.0
 
 
-_WORD_RE = re.compile(r"[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
 _UNIT_RE = re.compile(
     r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*"
 )
 
 
-def _function_count(text: str, cjk: int = -1, units: int = -1) -> int:
-    """Function words in `text`; `cjk` / `units` (when known) skip a scan that cannot find any."""
-    zh = len(_ZH_FUNCTION_RE.findall(text)) if cjk != 0 else 0
-    if units < 0 or units > cjk:
-        zh += sum(map(_IS_FUNCTION_WORD, _WORD_RE.findall(text)))
-    return zh
-
-
-def _cjk_count(text: str) -> int:
-    return sum(map(len, _CJK_RUN_RE.findall(text)))
+def _counts(text: str) -> tuple[list[str], int, int]:
+    """The units of a short piece of text, how many are CJK characters, and its function words."""
+    units = _UNIT_RE.findall(text)
+    words = [x for x in units if x < "\u3400"]  # a unit is a word or one CJK character
+    cjk = len(units) - len(words)
+    found = len(_ZH_FUNCTION_RE.findall(text)) if cjk else 0
+    return units, cjk, (found + sum(map(_IS_FUNCTION_WORD, words))) if words else found
 
 
 def _is_formula(item: str, units: list[str]) -> bool:
@@ -113,20 +108,17 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
                 s_units += len(chunk.strip())
                 run = 0
                 continue
-            u = _UNIT_RE.findall(chunk)
+            u, cjk, f = _counts(chunk)
             n = len(u)
             if not n:
                 continue
-            cjk = _cjk_count(chunk)
-            f = _function_count(chunk, cjk, n)
             # a long run of content words with no function word is a space-separated list
             if n >= 7 and f < 0.1 * n:
                 pieces = []
                 for piece in chunk.split():
-                    pu = _UNIT_RE.findall(piece)
+                    pu, pc, pf = _counts(piece)
                     if pu:
-                        pc = _cjk_count(piece)
-                        pieces.append((piece, pu, pc, _function_count(piece, pc, len(pu))))
+                        pieces.append((piece, pu, pc, pf))
             else:
                 pieces = [(chunk, u, cjk, f)]
             for item, iu, ic, ifn in pieces:
