@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from bot.grading._lexicon import ALIAS_STOP_WORDS, CJK
 from bot.grading._reply import PROBLEM_RE, Sentence, has_cue
@@ -377,11 +379,8 @@ class PartIndex:
 
     def candidates(self, reply: ReplyIndex) -> set[int]:
         """Indices of the parts that may match `reply`."""
-        counts: dict[int, int] = {}
         index = self._feat_index
-        for f in reply.feats & index.keys():
-            for i in index[f]:
-                counts[i] = counts.get(i, 0) + 1
+        counts = Counter(chain.from_iterable(map(index.__getitem__, reply.feats & index.keys())))
         need = self._need_feat
         need_unit = self._need_unit
         units = reply.units

@@ -6,6 +6,7 @@ question n-grams); `Grader.grade` is then a pure, deterministic function of (que
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -305,10 +306,7 @@ class Grader:
         results = []
         evidenced = listed_only = 0
         # aliases all of whose parts may match, per key point, in bank order
-        found: dict[tuple[int, int], int] = {}
-        for i in data.part_index.candidates(index):
-            key = data.part_owner[i]
-            found[key] = found.get(key, 0) + 1
+        found = Counter(map(data.part_owner.__getitem__, data.part_index.candidates(index)))
         viable: dict[int, list[int]] = {}
         for (k, a), n in sorted(found.items()):
             if n == len(data.key_points[k][1][a].parts):
