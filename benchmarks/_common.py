@@ -1,4 +1,4 @@
-"""Shared benchmark helpers: percentiles, a bare aiosqlite baseline, peak RSS."""
+"""Shared benchmark helpers: percentiles, a bare aiosqlite baseline, peak RSS, CPU split."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 import aiosqlite
+
+from bot.grading import Grade, Grader
+from question_bank.schema import Question
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -23,6 +26,52 @@ def peak_rss_mb() -> float:
     """Peak resident set size of this process in MB (ru_maxrss is KB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class CpuSplit:
+    """CPU time of a measured stretch, split into grading, the rest of the event loop's thread, and the
+    other threads (aiosqlite's).  Wall-clock rates swing with this machine's load; the split shows where
+    the work goes.  Use as a context manager around the measured stretch."""
+
+    def __init__(self, grader: Grader) -> None:
+        self._grader = grader
+        self.grading = 0.0
+        self.grades = 0
+        self.loop = 0.0
+        self.process = 0.0
+
+    def __enter__(self) -> CpuSplit:
+        grade = self._grader.grade
+
+        def timed(question: Question, reply: str) -> Grade:
+            begin = time.thread_time()
+            try:
+                return grade(question, reply)
+            finally:
+                self.grades += 1
+                self.grading += time.thread_time() - begin
+
+        self._original = grade
+        self._grader.grade = timed  # type: ignore[method-assign]
+        self._loop0 = time.thread_time()
+        self._usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop = time.thread_time() - self._loop0
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.process = (usage.ru_utime - self._usage0.ru_utime) + (usage.ru_stime - self._usage0.ru_stime)
+        self._grader.grade = self._original  # type: ignore[method-assign]
+
+    def line(self, per: str, count: int, wall: float) -> str:
+        """'CPU per reply: grading ... us, ...' for `count` handled items over `wall` seconds."""
+        us = 1e6 / count
+        return (
+            f"CPU per {per}: grading {self.grading * us:.0f} us ({self.grades / count:.2f} grades), "
+            f"rest of the event loop {(self.loop - self.grading) * us:.0f} us, "
+            f"database thread and others {(self.process - self.loop) * us:.0f} us; "
+            f"process {self.process * us:.0f} us of {wall * us:.0f} us wall"
+        )
 
 
 async def bare_insert_commit(path: Path, rows: int, text: str) -> float:

@@ -14,7 +14,6 @@ Usage: python benchmarks/drills.py [DRILLS] [ANSWERS_PER_DRILL]
 from __future__ import annotations
 
 import asyncio
-import resource
 import sys
 import tempfile
 import time
@@ -22,14 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import bare_insert_commit, peak_rss_mb, percentile
+from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.grading import Grade
 from bot.platforms.base import Command, ConversationRef, UserRef
 from handlers.router import Router
-from question_bank.schema import Question
 from tests.fakes.messenger import RecordingMessenger
 
 ANSWERS = [
@@ -90,27 +87,11 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
             await router.message(dm(n, "", text="done"))
             latencies.append(time.perf_counter() - begin)
 
-    grading: dict[str, float] = {"calls": 0, "cpu": 0.0}
-    grade = app.grader.grade
-
-    def timed_grade(question: Question, reply: str) -> Grade:
-        begin = time.thread_time()
-        try:
-            return grade(question, reply)
-        finally:
-            grading["calls"] += 1
-            grading["cpu"] += time.thread_time() - begin
-
-    app.grader.grade = timed_grade  # type: ignore[method-assign]
     start_t = time.perf_counter()
-    loop_cpu, process_cpu = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF)
-    for k in range(answers_each):
-        await asyncio.gather(*(answer(n, k) for n in range(drills)))
+    with CpuSplit(app.grader) as cpu:
+        for k in range(answers_each):
+            await asyncio.gather(*(answer(n, k) for n in range(drills)))
     elapsed = time.perf_counter() - start_t
-    loop_cpu = time.thread_time() - loop_cpu
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    all_cpu = (usage.ru_utime - process_cpu.ru_utime) + (usage.ru_stime - process_cpu.ru_stime)
-    app.grader.grade = grade  # type: ignore[method-assign]
     total = drills * answers_each
     per_answer = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, ANSWERS[0])
@@ -131,12 +112,7 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
         f"  bare INSERT+COMMIT measured before the answers: {baseline_before * 1e6:.0f} us "
         f"(ratio against it {per_answer / baseline_before:.2f})"
     )
-    print(
-        f"CPU per answer: grading {grading['cpu'] / total * 1e6:.0f} us ({grading['calls'] / total:.2f} grades), "
-        f"rest of the event loop {(loop_cpu - grading['cpu']) / total * 1e6:.0f} us, "
-        f"database thread and others {(all_cpu - loop_cpu) / total * 1e6:.0f} us; "
-        f"process {all_cpu / total * 1e6:.0f} us of {per_answer * 1e6:.0f} us wall"
-    )
+    print(cpu.line("answer", total, elapsed))
 
 
 if __name__ == "__main__":

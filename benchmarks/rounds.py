@@ -9,7 +9,6 @@ Targets: >= 1,000 replies/s, p99 < 50 ms, ratio <= 5.   Usage: python benchmarks
 from __future__ import annotations
 
 import asyncio
-import resource
 import sys
 import tempfile
 import time
@@ -17,14 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import bare_insert_commit, percentile
+from benchmarks._common import CpuSplit, bare_insert_commit, percentile
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.grading import Grade
 from bot.platforms.base import Command, ConversationRef, UserRef
 from handlers.router import Router
-from question_bank.schema import Question
 from tests.fakes.messenger import RecordingMessenger
 
 REPLIES = [
@@ -70,27 +67,11 @@ async def main(channels: int = 1000, repliers: int = 20) -> None:
         async with in_flight:
             await one(c, r)
 
-    grading = {"calls": 0.0, "cpu": 0.0}
-    grade = app.grader.grade
-
-    def timed_grade(question: Question, reply: str) -> Grade:
-        begin = time.thread_time()
-        try:
-            return grade(question, reply)
-        finally:
-            grading["calls"] += 1
-            grading["cpu"] += time.thread_time() - begin
-
-    app.grader.grade = timed_grade  # type: ignore[method-assign]
     start = time.perf_counter()
-    loop_cpu, process_cpu = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF)
-    for r in range(repliers):  # each wave: one reply in every channel
-        await asyncio.gather(*(limited(c, r) for c in range(channels)))
+    with CpuSplit(app.grader) as cpu:
+        for r in range(repliers):  # each wave: one reply in every channel
+            await asyncio.gather(*(limited(c, r) for c in range(channels)))
     elapsed = time.perf_counter() - start
-    loop_cpu = time.thread_time() - loop_cpu
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    all_cpu = (usage.ru_utime - process_cpu.ru_utime) + (usage.ru_stime - process_cpu.ru_stime)
-    app.grader.grade = grade  # type: ignore[method-assign]
     total = channels * repliers
     per_reply = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, REPLIES[0])
@@ -105,12 +86,7 @@ async def main(channels: int = 1000, repliers: int = 20) -> None:
         f"handling time per reply {per_reply * 1e6:.0f} us; bare aiosqlite INSERT+COMMIT {baseline * 1e6:.0f} us; "
         f"ratio {per_reply / baseline:.2f} (target <= 5)"
     )
-    print(
-        f"CPU per reply: grading {grading['cpu'] / total * 1e6:.0f} us, "
-        f"rest of the event loop {(loop_cpu - grading['cpu']) / total * 1e6:.0f} us, "
-        f"database thread and others {(all_cpu - loop_cpu) / total * 1e6:.0f} us; "
-        f"process {all_cpu / total * 1e6:.0f} us of {per_reply * 1e6:.0f} us wall"
-    )
+    print(cpu.line("reply", total, elapsed))
 
 
 if __name__ == "__main__":
