@@ -883,12 +883,6 @@ class Store:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE drill_items SET self_rating = ? WHERE id = ?", (rating, item_id))
 
-    async def skip_pending_items(self, conn: aiosqlite.Connection, drill_id: int) -> None:
-        """Drop the not-yet-asked items of a drill that ended early (they were never seen)."""
-        await conn.execute("DELETE FROM drill_items WHERE drill_id = ? AND state = 'pending'", (drill_id,))
-
-    # -- answers -------------------------------------------------------------------------------
-
     async def add_answer(
         self,
         conn: aiosqlite.Connection,
@@ -928,14 +922,6 @@ class Store:
         """add_answer as its own single-statement transaction (the hot path of a reply)."""
         async with self.db.lock:
             return await self.add_answer(self.conn, **values)
-
-    async def set_answer_grade(
-        self, conn: aiosqlite.Connection, answer_id: int, score: int, grade: dict[str, Any]
-    ) -> None:
-        await conn.execute(
-            "UPDATE answers SET score = ?, grade_json = ? WHERE id = ?",
-            (score, json.dumps(grade, sort_keys=True), answer_id),
-        )
 
     async def item_answers(self, item_id: int) -> list[AnswerRow]:
         rows = await self._all(
