@@ -883,6 +883,8 @@ class Store:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE drill_items SET self_rating = ? WHERE id = ?", (rating, item_id))
 
+    # -- answers -------------------------------------------------------------------------------
+
     async def add_answer(
         self,
         conn: aiosqlite.Connection,
