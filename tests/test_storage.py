@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,5 +115,78 @@ async def test_one_trip_transaction_commits_or_rolls_back_whole(db_path: Path) -
             return [r[0] for r in raw.execute("SELECT platform_user_id FROM users ORDER BY id")]
 
         assert await db.run_read(names) == ["a", "b"]
+    finally:
+        await db.close()
+
+
+def _insert_user(name: str) -> Callable[[sqlite3.Connection], str]:
+    def work(raw: sqlite3.Connection) -> str:
+        raw.execute(
+            "INSERT INTO users (platform, platform_user_id, display_name, created_at) VALUES ('t', ?, ?, '2026-01-01')",
+            (name, name.upper()),
+        )
+        return name
+
+    return work
+
+
+async def test_concurrent_transactions_share_a_commit_and_keep_their_own_outcome(db_path: Path) -> None:
+    """Transactions queued while one runs go to the thread together (group commit); a failing one is
+    rolled back alone and raises to its own caller only, the others commit."""
+    db = await open_database(db_path)
+    try:
+        names = [f"u{i}" for i in range(20)]
+        works = [_insert_user(n) for n in names]
+        works[7] = _insert_user("u3")  # violates UNIQUE (platform, platform_user_id)
+        trips_before = db.trips
+        results = await asyncio.gather(*(db.run_transaction(w) for w in works), return_exceptions=True)
+        assert isinstance(results[7], sqlite3.IntegrityError)
+        assert [r for i, r in enumerate(results) if i != 7] == [n for i, n in enumerate(names) if i != 7]
+        # the first goes alone; the other 19 were queued behind it and go in one trip
+        assert db.trips - trips_before == 2
+        stored = await db.run_read(lambda raw: [r[0] for r in raw.execute("SELECT platform_user_id FROM users")])
+        assert sorted(stored) == sorted(n for i, n in enumerate(names) if i != 7)
+        assert not db.lock.locked() and not db.conn.in_transaction
+    finally:
+        await db.close()
+
+
+async def test_cancelled_waiting_transaction_never_runs(db_path: Path) -> None:
+    """A caller cancelled while its transaction waits for the lock leaves nothing behind."""
+    db = await open_database(db_path)
+    try:
+        async with db.lock:
+            waiting = asyncio.ensure_future(db.run_transaction(_insert_user("gone")))
+            kept = asyncio.ensure_future(db.run_transaction(_insert_user("kept")))
+            await asyncio.sleep(0)
+            waiting.cancel()
+            await asyncio.sleep(0)
+        assert await kept == "kept"
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        stored = await db.run_read(lambda raw: [r[0] for r in raw.execute("SELECT platform_user_id FROM users")])
+        assert stored == ["kept"]
+    finally:
+        await db.close()
+
+
+async def test_work_that_ends_the_batch_transaction_does_not_take_the_others_down(db_path: Path) -> None:
+    """Some SQLite errors end the whole transaction; the batch then runs each unit on its own."""
+    db = await open_database(db_path)
+    try:
+
+        def ends_it(raw: sqlite3.Connection) -> None:
+            raw.execute("ROLLBACK")  # what SQLite itself does on a full disk or an I/O error
+            raise sqlite3.OperationalError("disk I/O error")
+
+        async with db.lock:  # queue all three so that they go in one batch
+            runs = [asyncio.ensure_future(db.run_transaction(w)) for w in (_insert_user("a"), ends_it,
+                                                                          _insert_user("b"))]
+            await asyncio.sleep(0)
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        assert results[0] == "a" and results[2] == "b"
+        assert isinstance(results[1], sqlite3.OperationalError)
+        stored = await db.run_read(lambda raw: [r[0] for r in raw.execute("SELECT platform_user_id FROM users")])
+        assert sorted(stored) == ["a", "b"]
     finally:
         await db.close()

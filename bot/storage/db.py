@@ -8,6 +8,7 @@ statements, not transactions).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -16,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
@@ -67,6 +68,9 @@ class Database:
         self.conn = conn
         self.path = path
         self.lock = asyncio.Lock()
+        self._waiting: list[_Unit[Any]] = []  # one-trip transactions queued behind the lock
+        self.trips = 0  # batches of one-trip transactions sent to the connection's thread
+        self.units = 0  # one-trip transactions run
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -90,8 +94,36 @@ class Database:
         five-statement step kept every other writer waiting for seven round trips.  `work` runs on the
         database thread: it must only issue SQL on the connection it is given and return plain values.
         """
-        async with self.lock:
-            return await self._on_thread(_in_transaction, work)
+        unit: _Unit[T] = _Unit(work, asyncio.get_running_loop().create_future())
+        self._waiting.append(unit)
+        try:
+            async with self.lock:
+                if not unit.outcome.done():
+                    await self._run_waiting()
+        except BaseException:
+            if unit in self._waiting:  # cancelled before any batch took it: it never runs
+                self._waiting.remove(unit)
+            raise
+        return await unit.outcome
+
+    async def _run_waiting(self) -> None:
+        """Group commit: every one-trip transaction queued while the lock was busy runs in this trip,
+        inside one BEGIN IMMEDIATE ... COMMIT, each in a savepoint of its own.
+
+        Why: under load many replies wait for the lock at once, and each trip and each commit has a
+        fixed cost (thread hand-offs, a WAL write); a batch pays it once.  Each unit keeps its own
+        outcome: one that raises is rolled back to its savepoint and gets its exception, the others
+        commit.  No caller hears of success before the COMMIT that holds its work.
+        """
+        batch, self._waiting = self._waiting, []
+        self.trips += 1
+        self.units += len(batch)
+        trip = asyncio.ensure_future(self._on_thread(_in_batch, [u.work for u in batch]))
+        # The outcomes are handed out when the trip ends even if this caller is cancelled meanwhile:
+        # the thread cannot be stopped, and the others must hear what happened to their work.
+        trip.add_done_callback(lambda done: _settle(batch, done))
+        with contextlib.suppress(Exception):  # a failed trip reaches every caller through its outcome
+            await asyncio.shield(trip)
 
     async def run_read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run several reads in one trip to the connection's thread (no lock, no transaction of its
@@ -139,6 +171,79 @@ class Database:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+@dataclass(eq=False, slots=True)
+class _Unit(Generic[T]):
+    """A one-trip transaction waiting for its batch, and where its result goes."""
+
+    work: Callable[[sqlite3.Connection], T]
+    outcome: asyncio.Future[T]
+
+
+def _settle(batch: list[_Unit[Any]], trip: asyncio.Future[list[tuple[bool, object]]]) -> None:
+    """Hand each unit of a finished trip its outcome."""
+    if trip.cancelled():
+        outcomes: list[tuple[bool, object]] = [(False, StorageError("the database call was cancelled"))] * len(batch)
+    elif (error := trip.exception()) is not None:  # BEGIN or COMMIT failed: no unit is committed
+        outcomes = [(False, error)] * len(batch)
+    else:
+        outcomes = trip.result()
+    for unit, (ok, value) in zip(batch, outcomes, strict=True):
+        if unit.outcome.done():
+            continue
+        if ok:
+            unit.outcome.set_result(value)
+        else:
+            assert isinstance(value, BaseException)
+            unit.outcome.set_exception(value)
+
+
+def _in_batch(
+    works: list[Callable[[sqlite3.Connection], object]], raw: sqlite3.Connection
+) -> list[tuple[bool, object]]:
+    """Run `works` in one transaction, each in its own savepoint; (True, result) or (False, exception)
+    per work.  If a failing work ends the transaction itself (SQLite does that for a few errors), the
+    works are run again one transaction each, so that each still gets its own outcome."""
+    if len(works) == 1:
+        try:
+            return [(True, _in_transaction(works[0], raw))]
+        except Exception as exc:
+            return [(False, exc)]
+    outcomes: list[tuple[bool, object]] = []
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        for work in works:
+            raw.execute("SAVEPOINT unit")
+            try:
+                value = work(raw)
+            except Exception as exc:
+                if not raw.in_transaction:
+                    return _one_by_one(works, raw)
+                raw.execute("ROLLBACK TO unit")
+                raw.execute("RELEASE unit")
+                outcomes.append((False, exc))
+            else:
+                raw.execute("RELEASE unit")
+                outcomes.append((True, value))
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    raw.execute("COMMIT")
+    return outcomes
+
+
+def _one_by_one(
+    works: list[Callable[[sqlite3.Connection], object]], raw: sqlite3.Connection
+) -> list[tuple[bool, object]]:
+    outcomes: list[tuple[bool, object]] = []
+    for work in works:
+        try:
+            outcomes.append((True, _in_transaction(work, raw)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def _in_transaction(work: Callable[[sqlite3.Connection], T], raw: sqlite3.Connection) -> T:

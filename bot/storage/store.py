@@ -383,6 +383,37 @@ def _ask_item(raw: sqlite3.Connection, ask: ItemAsk) -> DrillItemRow:
     return item
 
 
+
+def _answer_params(
+    *,
+    user_id: int,
+    text: str,
+    now: datetime,
+    round_id: int | None = None,
+    drill_item_id: int | None = None,
+    late: bool = False,
+    practice: bool = False,
+    visible: bool = False,
+    event_id: str | None = None,
+    score: int | None = None,
+    grade: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """The parameters of `_ADD_ANSWER_SQL` for one submission."""
+    return (
+        round_id,
+        drill_item_id,
+        user_id,
+        text,
+        to_iso(now),
+        int(late),
+        int(practice),
+        int(visible),
+        event_id,
+        score,
+        json.dumps(grade, sort_keys=True) if grade else None,
+    )
+
+
 class Store:
     """Typed access to the database; the only place that writes SQL."""
 
@@ -885,45 +916,17 @@ class Store:
 
     # -- answers -------------------------------------------------------------------------------
 
-    async def add_answer(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        user_id: int,
-        text: str,
-        now: datetime,
-        round_id: int | None = None,
-        drill_item_id: int | None = None,
-        late: bool = False,
-        practice: bool = False,
-        visible: bool = False,
-        event_id: str | None = None,
-        score: int | None = None,
-        grade: dict[str, Any] | None = None,
-    ) -> int | None:
-        """Record a submission; None when the same platform event was already recorded."""
-        cursor = await conn.execute(
-            _ADD_ANSWER_SQL,
-            (
-                round_id,
-                drill_item_id,
-                user_id,
-                text,
-                to_iso(now),
-                int(late),
-                int(practice),
-                int(visible),
-                event_id,
-                score,
-                json.dumps(grade, sort_keys=True) if grade else None,
-            ),
-        )
-        return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
-
     async def add_answer_now(self, **values: Any) -> int | None:
-        """add_answer as its own single-statement transaction (the hot path of a reply)."""
-        async with self.db.lock:
-            return await self.add_answer(self.conn, **values)
+        """Record a submission as its own transaction in one trip (the hot path of a reply, committed
+        together with other replies arriving at the same time); None when the same platform event was
+        already recorded.  `values` are those of `_answer_params`."""
+        params = _answer_params(**values)
+
+        def work(raw: sqlite3.Connection) -> int | None:
+            cursor = raw.execute(_ADD_ANSWER_SQL, params)
+            return int(cursor.lastrowid) if cursor.rowcount == 1 and cursor.lastrowid else None
+
+        return await self.db.run_transaction(work)
 
     async def item_answers(self, item_id: int) -> list[AnswerRow]:
         rows = await self._all(
