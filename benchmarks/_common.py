@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiosqlite
 
-from bot.grading import Grade, Grader
+from bot.app import App
+from bot.grading import Grade
+from bot.grading.service import WorkerGrading
 from question_bank.schema import Question
 
 
@@ -22,37 +26,70 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (ru_maxrss is KB on Linux, bytes on macOS)."""
+def peak_rss_mb(pids: Sequence[int] = ()) -> float:
+    """Peak resident set size of this process plus the processes `pids` (grading workers), in MB.
+
+    ru_maxrss is KB on Linux, bytes on macOS; a worker's peak is its VmHWM (Linux only)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    total = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _process_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) used so far by the live processes `pids` (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 class CpuSplit:
     """CPU time of a measured stretch, split into grading, the rest of the event loop's thread, and the
-    other threads (aiosqlite's).  Wall-clock rates swing with this machine's load; the split shows where
-    the work goes.  Use as a context manager around the measured stretch."""
+    other threads (aiosqlite's); plus how many transactions shared each commit.  Wall-clock rates
+    swing with this machine's load; the split shows where the work goes.  Grading is timed on the
+    event loop's thread when it runs there, and as the workers' CPU time when it runs in workers.
+    Use as a context manager around the measured stretch."""
 
-    def __init__(self, grader: Grader) -> None:
-        self._grader = grader
+    def __init__(self, app: App) -> None:
+        self._app = app
         self.grading = 0.0
         self.grades = 0
         self.loop = 0.0
         self.process = 0.0
+        self.trips = 0
+        self.units = 0
 
     def __enter__(self) -> CpuSplit:
-        grade = self._grader.grade
+        grading = self._app.grading
+        original = grading.grade
+        self._workers = tuple(grading.pids) if isinstance(grading, WorkerGrading) else ()
 
-        def timed(question: Question, reply: str) -> Grade:
+        async def counted(question: Question, reply: str) -> Grade:
             begin = time.thread_time()
             try:
-                return grade(question, reply)
+                return await original(question, reply)
             finally:
                 self.grades += 1
-                self.grading += time.thread_time() - begin
+                if not self._workers:  # on the loop the call never suspends: this is grading alone
+                    self.grading += time.thread_time() - begin
 
-        self._original = grade
-        self._grader.grade = timed  # type: ignore[method-assign]
+        self._original = original
+        grading.grade = counted  # type: ignore[method-assign]
+        self._workers0 = _process_cpu(self._workers)
+        self._db0 = (self._app.db.trips, self._app.db.units)
         self._loop0 = time.thread_time()
         self._usage0 = resource.getrusage(resource.RUSAGE_SELF)
         return self
@@ -61,16 +98,24 @@ class CpuSplit:
         self.loop = time.thread_time() - self._loop0
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self.process = (usage.ru_utime - self._usage0.ru_utime) + (usage.ru_stime - self._usage0.ru_stime)
-        self._grader.grade = self._original  # type: ignore[method-assign]
+        if self._workers:
+            self.grading = _process_cpu(self._workers) - self._workers0
+        self.trips = self._app.db.trips - self._db0[0]
+        self.units = self._app.db.units - self._db0[1]
+        self._app.grading.grade = self._original  # type: ignore[method-assign]
 
     def line(self, per: str, count: int, wall: float) -> str:
-        """'CPU per reply: grading ... us, ...' for `count` handled items over `wall` seconds."""
+        """Where the CPU time per handled item went, and how commits were shared."""
         us = 1e6 / count
+        loop_rest = self.loop if self._workers else self.loop - self.grading
+        where = f"in {len(self._workers)} worker process(es)" if self._workers else "on the event loop"
+        per_trip = self.units / self.trips if self.trips else 0.0
         return (
-            f"CPU per {per}: grading {self.grading * us:.0f} us ({self.grades / count:.2f} grades), "
-            f"rest of the event loop {(self.loop - self.grading) * us:.0f} us, "
+            f"CPU per {per}: grading {self.grading * us:.0f} us {where} ({self.grades / count:.2f} grades), "
+            f"rest of the event loop {loop_rest * us:.0f} us, "
             f"database thread and others {(self.process - self.loop) * us:.0f} us; "
-            f"process {self.process * us:.0f} us of {wall * us:.0f} us wall"
+            f"bot process {self.process * us:.0f} us of {wall * us:.0f} us wall\n"
+            f"group commit: {self.units} one-trip transactions in {self.trips} commits ({per_trip:.1f} per commit)"
         )
 
 

@@ -8,11 +8,12 @@ Targets: >= 1,000 answers/s, p99 < 50 ms, peak RSS < 300 MB, ratio <= 5.
 Also prints where the CPU time of an answer goes (grading on the event loop, the rest of
 the event loop, the database thread) and the bare baseline measured before the answers
 too: on a shared machine wall-clock figures move with other load, CPU time much less.
-Usage: python benchmarks/drills.py [DRILLS] [ANSWERS_PER_DRILL]
+Usage: python benchmarks/drills.py [DRILLS] [ANSWERS_PER_DRILL] [--grading-workers N]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percen
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.grading.service import WorkerGrading
 from bot.platforms.base import Command, ConversationRef, UserRef
 from handlers.router import Router
 from tests.fakes.messenger import RecordingMessenger
@@ -49,10 +51,10 @@ class QuietMessenger(RecordingMessenger):
         return None
 
 
-async def main(drills: int = 10_000, answers_each: int = 2) -> None:
+async def main(drills: int = 10_000, answers_each: int = 2, grading_workers: int = 1) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-drills-"))
     clock = FakeClock()
-    app = await build_app(Settings(db_path=tmp / "bot.sqlite3"), clock=clock)
+    app = await build_app(Settings(db_path=tmp / "bot.sqlite3", grading_workers=grading_workers), clock=clock)
     app.delivery.register("bench", QuietMessenger())
     await app.start()
     router = Router(app)
@@ -88,7 +90,7 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
             latencies.append(time.perf_counter() - begin)
 
     start_t = time.perf_counter()
-    with CpuSplit(app.grader) as cpu:
+    with CpuSplit(app) as cpu:
         for k in range(answers_each):
             await asyncio.gather(*(answer(n, k) for n in range(drills)))
     elapsed = time.perf_counter() - start_t
@@ -96,14 +98,19 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
     per_answer = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, ANSWERS[0])
     active = len(await app.store.active_drills())
+    workers = len(app.grading.pids) if isinstance(app.grading, WorkerGrading) else 0
+    peak = peak_rss_mb(app.grading.pids if isinstance(app.grading, WorkerGrading) else ())
     await app.close()
-    print(f"setup: {drills} drills started in {setup:.1f} s ({active} still active after answering)")
+    print(
+        f"setup: {drills} drills started in {setup:.1f} s ({active} still active after answering); "
+        f"grading workers: {workers}"
+    )
     print(f"answers: {total} in {elapsed:.1f} s -> {total / elapsed:,.0f} answers/s sustained (target >= 1,000)")
     print(
         f"handling latency per answer (message + done, 16 in flight): p50 {percentile(latencies, 50) * 1000:.1f} ms,"
         f" p99 {percentile(latencies, 99) * 1000:.1f} ms (target p99 < 50 ms)"
     )
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (target < 300 MB)")
+    print(f"peak RSS: {peak:.0f} MB, the bot and its {workers} grading worker(s) together (target < 300 MB)")
     print(
         f"handling time per answer {per_answer * 1e6:.0f} us; bare aiosqlite INSERT+COMMIT {baseline * 1e6:.0f} us; "
         f"ratio {per_answer / baseline:.2f} (target <= 5)"
@@ -116,5 +123,12 @@ async def main(drills: int = 10_000, answers_each: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*args))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("drills", type=int, nargs="?", default=10_000)
+    parser.add_argument("answers_each", type=int, nargs="?", default=2)
+    parser.add_argument(
+        "--grading-workers", type=int, default=1,
+        help="grading processes, as the setting grading_workers (default 1; 0 grades on the event loop)",
+    )
+    options = parser.parse_args()
+    asyncio.run(main(options.drills, options.answers_each, options.grading_workers))

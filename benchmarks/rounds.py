@@ -3,11 +3,13 @@
 Replies go through the real Router (handlers), the real SQLite store and the real grader.
 Prints replies per second, p50/p99 handling latency, and the ratio of handling time per
 reply to a bare aiosqlite INSERT + COMMIT of the same row measured in the same run.
-Targets: >= 1,000 replies/s, p99 < 50 ms, ratio <= 5.   Usage: python benchmarks/rounds.py [CHANNELS] [REPLIERS]
+Targets: >= 1,000 replies/s, p99 < 50 ms, ratio <= 5.
+Usage: python benchmarks/rounds.py [CHANNELS] [REPLIERS] [--grading-workers N]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
@@ -33,10 +35,10 @@ REPLIES = [
 ]
 
 
-async def main(channels: int = 1000, repliers: int = 20) -> None:
+async def main(channels: int = 1000, repliers: int = 20, grading_workers: int = 1) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-rounds-"))
     clock = FakeClock()
-    app = await build_app(Settings(db_path=tmp / "bot.sqlite3"), clock=clock)
+    app = await build_app(Settings(db_path=tmp / "bot.sqlite3", grading_workers=grading_workers), clock=clock)
     app.delivery.register("bench", RecordingMessenger("bench"))
     await app.start()
     router = Router(app)
@@ -68,7 +70,7 @@ async def main(channels: int = 1000, repliers: int = 20) -> None:
             await one(c, r)
 
     start = time.perf_counter()
-    with CpuSplit(app.grader) as cpu:
+    with CpuSplit(app) as cpu:
         for r in range(repliers):  # each wave: one reply in every channel
             await asyncio.gather(*(limited(c, r) for c in range(channels)))
     elapsed = time.perf_counter() - start
@@ -76,7 +78,7 @@ async def main(channels: int = 1000, repliers: int = 20) -> None:
     per_reply = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, REPLIES[0])
     await app.close()
-    print(f"setup: {channels} rounds opened in {setup:.2f} s")
+    print(f"setup: {channels} rounds opened in {setup:.2f} s; grading workers: {grading_workers}")
     print(f"replies: {total} in {elapsed:.2f} s -> {total / elapsed:,.0f} replies/s (target >= 1,000)")
     print(
         f"handling latency per reply (8 in flight): p50 {percentile(latencies, 50) * 1000:.1f} ms, "
@@ -90,5 +92,12 @@ async def main(channels: int = 1000, repliers: int = 20) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*args))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("channels", type=int, nargs="?", default=1000)
+    parser.add_argument("repliers", type=int, nargs="?", default=20)
+    parser.add_argument(
+        "--grading-workers", type=int, default=1,
+        help="grading processes, as the setting grading_workers (default 1; 0 grades on the event loop)",
+    )
+    options = parser.parse_args()
+    asyncio.run(main(options.channels, options.repliers, options.grading_workers))

@@ -19,6 +19,7 @@ from bot.engine.schedules import ScheduleService
 from bot.engine.timers import TimerService
 from bot.grading import Grader
 from bot.grading.cli import grader_for
+from bot.grading.service import Grading, grading_for
 from bot.storage.db import Database, open_database
 from bot.storage.store import Store
 from handlers.delivery import Delivery
@@ -38,6 +39,7 @@ class App:
     store: Store
     bank: Bank
     grader: Grader
+    grading: Grading
     timers: TimerService
     delivery: Delivery
     drills: DrillService
@@ -45,11 +47,13 @@ class App:
     schedules: ScheduleService
 
     async def start(self) -> None:
-        """Start firing timers; overdue ones fire at once."""
+        """Start the grading workers (if any), then fire timers; overdue ones fire at once."""
+        await self.grading.start()
         await self.timers.start()
 
     async def close(self) -> None:
         await self.timers.stop()
+        await self.grading.close()
         await self.db.close()
 
 
@@ -62,11 +66,17 @@ def load_bank_for(settings: Settings) -> Bank:
     return loaded.bank
 
 
-async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Bank | None = None) -> App:
-    """Open the database and wire the services (timers are not started yet)."""
+async def build_app(
+    settings: Settings, *, clock: Clock | None = None, bank: Bank | None = None, grading: Grading | None = None
+) -> App:
+    """Open the database and wire the services (timers and grading workers are not started yet).
+
+    `grading` replaces where grading runs (by default: as `settings.grading_workers` says).
+    """
     clock = clock or SystemClock()
     bank = bank or load_bank_for(settings)
     grader = grader_for(bank)
+    grading = grading or grading_for(bank, grader, settings.grading_workers)
     db = await open_database(settings.db_path)
     store = Store(db)
     timers = TimerService(store, clock)
@@ -74,7 +84,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
     drills = DrillService(
         store=store,
         bank=bank,
-        grader=grader,
+        grading=grading,
         clock=clock,
         timers=timers,
         reviews=ReviewScheduler(store),
@@ -83,7 +93,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
     rounds = RoundService(
         store=store,
         bank=bank,
-        grader=grader,
+        grading=grading,
         clock=clock,
         timers=timers,
         notify=delivery,
@@ -101,4 +111,4 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, bank: Ban
         grace=timedelta(minutes=settings.schedule_grace_minutes),
     )
     rounds.board_streaks = schedules.board_streaks
-    return App(settings, clock, db, store, bank, grader, timers, delivery, drills, rounds, schedules)
+    return App(settings, clock, db, store, bank, grader, grading, timers, delivery, drills, rounds, schedules)

@@ -43,6 +43,9 @@ class Settings:
     slack_api_url: str | None = None
     slack_admin_users: tuple[str, ...] = ()
     schedule_grace_minutes: float = 120.0
+    # Processes that grade replies off the event loop (0: grade on it).  Each takes about 100 MB and
+    # a few seconds to start; one is worth it whenever the machine has a second core.
+    grading_workers: int = 0
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values applied."""
@@ -69,6 +72,7 @@ ENV_VARS: dict[str, str] = {
     "SLACK_API_URL": "slack_api_url",
     "SLACK_ADMIN_USERS": "slack_admin_users",
     "INTERVIEW_BOT_SCHEDULE_GRACE_MINUTES": "schedule_grace_minutes",
+    "INTERVIEW_BOT_GRADING_WORKERS": "grading_workers",
 }
 
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
@@ -108,6 +112,8 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"setting 'log_format' must be plain or json, not {settings.log_format!r}")
     if settings.answer_minutes <= 0 or settings.drill_minutes <= 0:
         raise SettingsError("answer and drill minutes must be positive")
+    if not 0 <= settings.grading_workers <= 64:
+        raise SettingsError(f"setting 'grading_workers' must be between 0 and 64, not {settings.grading_workers}")
     return settings
 
 

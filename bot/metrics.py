@@ -6,9 +6,7 @@ read at scrape time, so they are right after a restart without any bookkeeping.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -25,7 +23,7 @@ class Metrics:
         self.answers = Gauge("interview_bot_answers_recorded", "Answers recorded (all time)", registry=self.registry)
         self.grading_seconds = Histogram(
             "interview_bot_grading_seconds",
-            "Time to grade one reply",
+            "Time to grade one reply (in a grading worker: including the trip there and back)",
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
         )
@@ -42,18 +40,6 @@ class Metrics:
             "interview_bot_platform_connected", "1 when connected", ["platform"], registry=self.registry
         )
         self._lateness_seen = 0
-
-    def timed_grader(self, grade: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap a grade function so every call lands in the latency histogram."""
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return grade(*args, **kwargs)
-            finally:
-                self.grading_seconds.observe(time.perf_counter() - start)
-
-        return wrapped
 
     def observe_lateness(self, samples: list[float]) -> None:
         """Feed new timer lateness samples (the timer service keeps a rolling list)."""

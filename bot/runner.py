@@ -102,7 +102,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce
     """Run until SIGTERM/SIGINT (or `stop` is set); return the exit code."""
     app = await build_app(settings)
     metrics = Metrics()
-    app.grader.grade = metrics.timed_grader(app.grader.grade)  # type: ignore[method-assign]
+    app.grading.observe = metrics.grading_seconds.observe
     router = Router(app)
     started = make_platforms(app, router, settings)
     stop = stop or asyncio.Event()

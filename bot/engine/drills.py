@@ -22,7 +22,8 @@ from bot.engine.events import CALLER, Notice, NoticeError, Notify, Outgoing, Tar
 from bot.engine.reviews import RATING_NAMES, ReviewScheduler, rating_for_score
 from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
-from bot.grading import Grade, Grader
+from bot.grading import Grade
+from bot.grading.service import Grading
 from bot.platforms.base import ConversationRef, UserRef
 from bot.storage.store import (
     CardSave,
@@ -139,7 +140,7 @@ class DrillService:
         *,
         store: Store,
         bank: Bank,
-        grader: Grader,
+        grading: Grading,
         clock: Clock,
         timers: TimerService,
         reviews: ReviewScheduler,
@@ -149,7 +150,7 @@ class DrillService:
     ) -> None:
         self._store = store
         self._bank = bank
-        self._grader = grader
+        self._grading = grading
         self._clock = clock
         self._timers = timers
         self._reviews = reviews
@@ -398,7 +399,7 @@ class DrillService:
         question = self._question_for(item)
         grade: Grade | None = None
         if drill.grading == "auto":
-            grade = self._grader.grade(question, text)
+            grade = await self._grading.grade(question, text)
         grade_json = grade.to_json() if grade else None
         score = grade.score if grade else None
         close = ItemClose(item.id, "answered", now, self.KIND_DEADLINE, late=late, score=score, grade=grade_json)
@@ -471,7 +472,7 @@ class DrillService:
         root = next(i for i in items if i.id == root_id)
         probes = [i for i in items if i.parent_item_id == root.id]
         if root.state == "answered" and drill.grading == "auto" and len(probes) < self._max_probes:
-            probe = self._plan_probe(drill, root, probes, state.texts)
+            probe = await self._plan_probe(drill, root, probes, state.texts)
             if probe is not None:
                 deadline = now + timedelta(minutes=drill.minutes)
                 asked = await self._store.drill_step(
@@ -518,7 +519,7 @@ class DrillService:
         closed = [i for i in items if i.state not in ("pending", "asked")]
         return len(closed) >= 2 and all(i.state == "unanswered" for i in closed[-2:])
 
-    def _plan_probe(
+    async def _plan_probe(
         self, drill: DrillRow, root: DrillItemRow, probes: list[DrillItemRow], texts: dict[int, list[str]]
     ) -> NewProbe | None:
         """The follow-up to ask after an answer, if an important key point is still missing."""
@@ -527,7 +528,7 @@ class DrillService:
             return None
         if probes and probes[-1].state != "answered":
             return None
-        missing = self._missing_important(question, root, probes, texts)
+        missing = await self._missing_important(question, root, probes, texts)
         if not missing:
             return None
         probe_qid: str = question.id
@@ -540,7 +541,7 @@ class DrillService:
                 probe_qid, key_point = inline[0], None
         return NewProbe(drill.id, root.id, root.position + len(probes) + 1, probe_qid, key_point)
 
-    def _missing_important(
+    async def _missing_important(
         self, question: Question, root: DrillItemRow, probes: list[DrillItemRow], texts: dict[int, list[str]]
     ) -> list[KeyPoint]:
         """Important key points still missing from everything said so far (answer and probes).
@@ -552,7 +553,7 @@ class DrillService:
         missed = set(root.grade.get("missed", [])) | set(root.grade.get("contradicted", []))
         if probes:
             said = [text for item in (root, *probes) for text in texts.get(item.id, ())]
-            combined = self._grader.grade(question, "\n".join(said))
+            combined = await self._grading.grade(question, "\n".join(said))
             missed = set(combined.missed) | set(combined.contradicted)
         asked = {p.probe_key_point for p in probes if p.probe_key_point}
         ranked = sorted(enumerate(question.key_points), key=lambda pair: (-pair[1].weight, pair[0]))

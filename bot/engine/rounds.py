@@ -18,10 +18,12 @@ import aiosqlite
 
 from bot.clock import Clock
 from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Notify, Outgoing, Target, channel
+from bot.engine.inflight import InFlight
 from bot.engine.periods import period_start, streaks
 from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
-from bot.grading import Grade, Grader
+from bot.grading import Grade
+from bot.grading.service import Grading
 from bot.platforms.base import ConversationRef, MessageRef, UserRef
 from bot.storage.store import (
     AnswerRow,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 4000
 ANY_SCOPE = Scope()
 ANNOUNCE_RETRY = timedelta(seconds=20)  # if a reveal is not posted by then, post it again
+SETTLE_SECONDS = 10.0  # how long closing a round waits for replies already being graded
 EARLY_BONUS_MAX = 10
 REVEAL_MODES = ("scores", "full", "anonymous")
 
@@ -187,7 +190,7 @@ class RoundService:
         *,
         store: Store,
         bank: Bank,
-        grader: Grader,
+        grading: Grading,
         clock: Clock,
         timers: TimerService,
         notify: Notify,
@@ -196,7 +199,8 @@ class RoundService:
     ) -> None:
         self._store = store
         self._bank = bank
-        self._grader = grader
+        self._grading = grading
+        self._answering = InFlight()  # replies being graded and stored, per round
         self._clock = clock
         self._timers = timers
         self._notify = notify
@@ -450,20 +454,21 @@ class RoundService:
             raise RoundError(Notice("round.none_open", lang))
         now = self._clock.now()
         question = self._question(target.question_id)
-        grade = self._grader.grade(question, text)
         practice = target.state != "open" or now > target.deadline_at
-        answer_id = await self._store.add_answer_now(
-            user_id=person.id,
-            text=text,
-            now=now,
-            round_id=target.id,
-            practice=practice,
-            visible=visible,
-            event_id=event_id,
-            score=grade.score,
-            grade=grade.to_json(),
-            late=practice,
-        )
+        with self._answering.track(target.id):  # closing the round waits for this reply
+            grade = await self._grading.grade(question, text)
+            answer_id = await self._store.add_answer_now(
+                user_id=person.id,
+                text=text,
+                now=now,
+                round_id=target.id,
+                practice=practice,
+                visible=visible,
+                event_id=event_id,
+                score=grade.score,
+                grade=grade.to_json(),
+                late=practice,
+            )
         if answer_id is None:
             return []  # the platform delivered the same event again (unique event id)
         if practice:
@@ -551,6 +556,8 @@ class RoundService:
         assert conv is not None
         now = self._clock.now()
         question = self._question(current.question_id)
+        if not await self._answering.settled(current.id, SETTLE_SECONDS):
+            log.warning("round closed with replies still being graded round=%s", current.id)
         async with self._store.db.transaction() as conn:
             if not await self._store.close_round(conn, current.id, state, now):
                 return []

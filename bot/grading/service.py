@@ -1,0 +1,268 @@
+"""Where grading runs: on the event loop, or in worker processes.
+
+Grading a reply is pure CPU work (a millisecond or so).  On the event loop it holds up everything
+else the bot does meanwhile: other replies, timers, the platform connections' heartbeats.  Worker
+processes take it off the loop and onto the machine's other cores.  Each worker builds its own
+`Grader` from the bank once, at start; a reply then crosses with its question id (or, for a
+question built outside the bank, such as a drill's probe, the question itself) and comes back as a
+`Grade`.  Grades are the same wherever they are computed: the grader is deterministic.
+
+If a worker dies, grading goes on in the others, or on the event loop, and the failure is logged:
+a dead worker never costs a reply its grade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from bot.grading.grader import Grade, Grader
+from question_bank.schema import Bank, Question
+
+log = logging.getLogger(__name__)
+
+
+class Grading(Protocol):
+    """What the engine needs from grading: one awaitable grade per reply."""
+
+    observe: Callable[[float], None] | None  # called with each grade's latency in seconds (metrics)
+
+    async def start(self) -> None: ...
+
+    async def grade(self, question: Question, reply: str) -> Grade: ...
+
+    async def close(self) -> None: ...
+
+
+class InlineGrading:
+    """Grades on the event loop: no processes to start, the same order of events as a plain call.
+
+    The default, and what the tests and the terminal use: awaiting it never yields to the loop.
+    """
+
+    def __init__(self, grader: Grader) -> None:
+        self.grader = grader
+        self.observe: Callable[[float], None] | None = None
+
+    async def start(self) -> None:
+        return None
+
+    async def grade(self, question: Question, reply: str) -> Grade:
+        start = time.perf_counter()
+        grade = self.grader.grade(question, reply)
+        if self.observe is not None:
+            self.observe(time.perf_counter() - start)
+        return grade
+
+    async def close(self) -> None:
+        return None
+
+
+# -------------------------------------------------------------------------------- worker processes
+#
+# The bot and a worker talk over a socket pair: each message is a 4-byte big-endian length and a
+# pickle.  The bot's side is an asyncio stream, so a grade costs the event loop one write and one
+# read callback, with no extra threads (a process pool's feeder and manager threads would compete
+# with the event loop and the database thread for the GIL on every call).
+
+
+class WorkerGone(RuntimeError):
+    """The worker process exited or its socket broke."""
+
+
+def _frame(obj: object) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def _serve(conn: Connection, bank: Bank) -> None:
+    """A worker's whole life: build the grader, say ready, then grade requests until the bot goes."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    conn.close()
+    grader = Grader(bank)
+    incoming = sock.makefile("rb")
+    sock.sendall(_frame(("ready", os.getpid())))
+    while True:
+        header = incoming.read(4)
+        if len(header) < 4:
+            return  # the bot closed its end (or exited)
+        # only the bot writes to this private socket pair
+        request_id, key, reply = pickle.loads(incoming.read(int.from_bytes(header, "big")))  # noqa: S301
+        try:
+            question = bank.get(key) if isinstance(key, str) else key
+            if question is None:
+                raise LookupError(f"unknown question id {key!r}")
+            result: tuple[int, tuple[bool, object]] = (request_id, (True, grader.grade(question, reply)))
+        except Exception as exc:  # reported back; the bot grades that reply itself and sees the error
+            result = (request_id, (False, f"{type(exc).__name__}: {exc}"))
+        sock.sendall(_frame(result))
+
+
+class _Worker:
+    """One worker process and the bot's end of its socket."""
+
+    def __init__(self, bank: Bank) -> None:
+        ctx = multiprocessing.get_context("spawn")  # nothing of the bot's threads or sockets is inherited
+        ours, theirs = ctx.Pipe(duplex=True)  # a Unix socket pair
+        self.process = ctx.Process(target=_serve, args=(theirs, bank), name="grading-worker", daemon=True)
+        self.process.start()
+        theirs.close()
+        self._sock = socket.socket(fileno=os.dup(ours.fileno()))
+        ours.close()
+        self.pending: dict[int, asyncio.Future[tuple[bool, object]]] = {}
+        self.pid = 0
+        self.alive = False
+        self._next_id = 0
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._reader, self._writer = await asyncio.open_connection(sock=self._sock)
+        kind, pid = await self._receive()
+        if kind != "ready":
+            raise WorkerGone(f"unexpected first message {kind!r}")
+        self.pid = int(pid)
+        self.alive = True
+        self._reading = asyncio.create_task(self._read_results(), name="grading-worker-results")
+
+    async def _receive(self) -> tuple[Any, Any]:
+        """One (tag, value) message from the worker: ("ready", pid) or (request id, (ok, grade))."""
+        assert self._reader is not None
+        try:
+            header = await self._reader.readexactly(4)
+            payload = await self._reader.readexactly(int.from_bytes(header, "big"))
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise WorkerGone("the grading worker went away") from exc
+        tag, value = pickle.loads(payload)  # noqa: S301 - our own worker on a private socket pair
+        return tag, value
+
+    async def _read_results(self) -> None:
+        try:
+            while True:
+                request_id, outcome = await self._receive()
+                future = self.pending.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(outcome)
+        except WorkerGone as exc:
+            if self.alive:
+                log.error("grading worker died pid=%s; its replies are graded on the event loop", self.pid)
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.alive = False
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(WorkerGone(str(exc)))
+
+    async def grade(self, key: str | Question, reply: str) -> tuple[bool, object]:
+        if not self.alive or self._writer is None:
+            raise WorkerGone("the grading worker is not running")
+        self._next_id += 1
+        request_id = self._next_id
+        future: asyncio.Future[tuple[bool, object]] = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = future
+        try:
+            self._writer.write(_frame((request_id, key, reply)))
+        except (ConnectionError, RuntimeError) as exc:
+            self._fail(exc)
+        return await future
+
+    async def close(self) -> None:
+        self.alive = False
+        if self._writer is not None:
+            self._writer.close()
+        if self._reading is not None:
+            self._reading.cancel()
+        self._fail(WorkerGone("closed"))
+        await asyncio.to_thread(self.process.join, 5)
+        if self.process.is_alive():
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, 5)
+
+
+class WorkerGrading:
+    """Grades in `workers` processes, each reply going to the worker with the fewest waiting.
+
+    `start()` waits until every worker has built its grader.  `fallback` is the event loop's own
+    grader, used when no worker is running (not started, or all died).
+    """
+
+    def __init__(self, bank: Bank, fallback: Grader, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._bank = bank
+        self._fallback = fallback
+        self._count = workers
+        self._workers: list[_Worker] = []
+        self.observe: Callable[[float], None] | None = None
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Process ids of the live workers."""
+        return tuple(w.pid for w in self._workers if w.alive)
+
+    async def start(self) -> None:
+        if self._workers:
+            return
+        started = time.perf_counter()
+        workers = [_Worker(self._bank) for _ in range(self._count)]
+        outcomes = await asyncio.gather(*(w.start() for w in workers), return_exceptions=True)
+        for worker, outcome in zip(workers, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("grading worker failed to start error=%s", outcome)
+                await worker.close()
+            else:
+                self._workers.append(worker)
+        if not self._workers:
+            log.error("no grading worker started; grading on the event loop")
+            return
+        log.info("grading workers ready workers=%s seconds=%.2f", len(self._workers), time.perf_counter() - started)
+
+    async def grade(self, question: Question, reply: str) -> Grade:
+        live = [w for w in self._workers if w.alive]
+        if not live:
+            return self._inline(question, reply)
+        worker = min(live, key=lambda w: len(w.pending))
+        # a bank question crosses as its id; a question built elsewhere (a drill's probe) as itself
+        key: str | Question = question.id if self._bank.get(question.id) is question else question
+        start = time.perf_counter()
+        try:
+            ok, value = await worker.grade(key, reply)
+        except WorkerGone:
+            return self._inline(question, reply)
+        if not ok:  # the worker failed on this reply: grade it here, where the error has its context
+            log.warning("grading worker could not grade a reply error=%s", value)
+            return self._inline(question, reply)
+        assert isinstance(value, Grade)
+        if self.observe is not None:
+            self.observe(time.perf_counter() - start)
+        return value
+
+    def _inline(self, question: Question, reply: str) -> Grade:
+        start = time.perf_counter()
+        grade = self._fallback.grade(question, reply)
+        if self.observe is not None:
+            self.observe(time.perf_counter() - start)
+        return grade
+
+    async def close(self) -> None:
+        workers, self._workers = self._workers, []
+        await asyncio.gather(*(w.close() for w in workers))
+
+
+def grading_for(bank: Bank, grader: Grader, workers: int) -> Grading:
+    """Grading on the event loop (`workers` 0) or in that many worker processes."""
+    return WorkerGrading(bank, grader, workers) if workers > 0 else InlineGrading(grader)
+
+
+__all__ = ["Grading", "InlineGrading", "WorkerGone", "WorkerGrading", "grading_for"]
