@@ -76,7 +76,7 @@ async def build_app(
     clock = clock or SystemClock()
     bank = bank or load_bank_for(settings)
     grader = grader_for(bank)
-    grading = grading or grading_for(bank, grader, settings.grading_workers)
+    grading = grading or grading_for(bank, grader, settings.grading_workers or 0)
     db = await open_database(settings.db_path)
     store = Store(db)
     timers = TimerService(store, clock)

@@ -44,8 +44,9 @@ class Settings:
     slack_admin_users: tuple[str, ...] = ()
     schedule_grace_minutes: float = 120.0
     # Processes that grade replies off the event loop (0: grade on it).  Each takes about 100 MB and
-    # a few seconds to start; one is worth it whenever the machine has a second core.
-    grading_workers: int = 0
+    # a few seconds to start.  Unset: `run` starts one when the machine has a second core; the
+    # terminal and the tests grade on the event loop.
+    grading_workers: int | None = None
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values applied."""
@@ -112,7 +113,7 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"setting 'log_format' must be plain or json, not {settings.log_format!r}")
     if settings.answer_minutes <= 0 or settings.drill_minutes <= 0:
         raise SettingsError("answer and drill minutes must be positive")
-    if not 0 <= settings.grading_workers <= 64:
+    if settings.grading_workers is not None and not 0 <= settings.grading_workers <= 64:
         raise SettingsError(f"setting 'grading_workers' must be between 0 and 64, not {settings.grading_workers}")
     return settings
 

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,8 @@ def admin_app(app: App, started: Started, metrics: Metrics) -> web.Application:
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce: Any = print) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set); return the exit code."""
+    if settings.grading_workers is None:  # a long-running bot: grade off the event loop when a core is free
+        settings = settings.with_overrides(grading_workers=1 if (os.cpu_count() or 1) >= 2 else 0)
     app = await build_app(settings)
     metrics = Metrics()
     app.grading.observe = metrics.grading_seconds.observe

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -66,6 +66,11 @@ class KeyPointResult:
     snippet: str | None
     credit: float
 
+    def __reduce__(self) -> tuple[type[KeyPointResult], tuple[str, Status, str | None, float]]:
+        # Grades cross from grading workers by pickle; the default for a frozen slots dataclass
+        # looks its fields up on every load, several times slower than calling the constructor.
+        return KeyPointResult, (self.key_point_id, self.status, self.snippet, self.credit)
+
 
 @dataclass(frozen=True, slots=True)
 class Grade:
@@ -76,9 +81,20 @@ class Grade:
     key_points: tuple[KeyPointResult, ...]
     flags: tuple[str, ...]
     similarity: float
+    _by_status: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the ids by status are read many times per grade (feedback, storage, probes): sort them once
+        by_status: dict[str, list[str]] = {"covered": [], "partial": [], "missed": [], "contradicted": []}
+        for r in self.key_points:
+            by_status[r.status].append(r.key_point_id)
+        object.__setattr__(self, "_by_status", {k: tuple(v) for k, v in by_status.items()})
+
+    def __reduce__(self) -> tuple[type[Grade], tuple[str, int, tuple[KeyPointResult, ...], tuple[str, ...], float]]:
+        return Grade, (self.qid, self.score, self.key_points, self.flags, self.similarity)
 
     def _ids(self, status: Status) -> tuple[str, ...]:
-        return tuple(r.key_point_id for r in self.key_points if r.status == status)
+        return self._by_status[status]
 
     @property
     def covered(self) -> tuple[str, ...]:
