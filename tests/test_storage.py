@@ -190,3 +190,27 @@ async def test_work_that_ends_the_batch_transaction_does_not_take_the_others_dow
         assert sorted(stored) == ["a", "b"]
     finally:
         await db.close()
+
+
+async def test_reads_of_the_same_moment_share_a_trip(db_path: Path) -> None:
+    """Reads asked for together go to the database thread in one trip; each gets its own result, and a
+    failing one raises to its own caller only."""
+    db = await open_database(db_path)
+    try:
+        await db.run_transaction(_insert_user("a"))
+        before = db.read_trips
+
+        def count(raw: sqlite3.Connection) -> int:
+            return int(raw.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+        def broken(raw: sqlite3.Connection) -> int:
+            return int(raw.execute("SELECT COUNT(*) FROM no_such_table").fetchone()[0])
+
+        results = await asyncio.gather(*(db.run_read(count) for _ in range(9)), db.run_read(broken),
+                                       return_exceptions=True)
+        assert results[:9] == [1] * 9
+        assert isinstance(results[9], sqlite3.OperationalError)
+        assert db.read_trips - before == 1
+        assert await db.run_read(count) == 1 and db.read_trips - before == 2
+    finally:
+        await db.close()

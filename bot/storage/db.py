@@ -71,6 +71,8 @@ class Database:
         self._waiting: list[_Unit[Any]] = []  # one-trip transactions queued behind the lock
         self.trips = 0  # batches of one-trip transactions sent to the connection's thread
         self.units = 0  # one-trip transactions run
+        self._reads: list[_Unit[Any]] = []  # reads asked for in this turn of the event loop
+        self.read_trips = 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -126,9 +128,24 @@ class Database:
             await asyncio.shield(trip)
 
     async def run_read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run several reads in one trip to the connection's thread (no lock, no transaction of its
-        own, like every single read): nothing else runs on the connection in between."""
-        return await self._on_thread(work)
+        """Run `work` (reads only) on the connection's thread, outside any transaction of its own and
+        without the lock, like every single read: nothing else runs on the connection meanwhile.
+
+        Reads asked for in the same turn of the event loop go in one trip: each trip costs a thread
+        hand-off both ways and a wakeup of the event loop, more than a small indexed query.
+        """
+        loop = asyncio.get_running_loop()
+        unit: _Unit[T] = _Unit(work, loop.create_future())
+        self._reads.append(unit)
+        if len(self._reads) == 1:
+            loop.call_soon(self._send_reads)
+        return await unit.outcome
+
+    def _send_reads(self) -> None:
+        batch, self._reads = self._reads, []
+        self.read_trips += 1
+        trip = asyncio.ensure_future(self._on_thread(_each, [u.work for u in batch]))
+        trip.add_done_callback(lambda done: _settle(batch, done))
 
     async def _on_thread(self, fn: Callable[..., T], *args: object) -> T:
         # aiosqlite's own way of running a callable on its connection thread, with the sqlite3
@@ -197,6 +214,17 @@ def _settle(batch: list[_Unit[Any]], trip: asyncio.Future[list[tuple[bool, objec
         else:
             assert isinstance(value, BaseException)
             unit.outcome.set_exception(value)
+
+
+def _each(works: list[Callable[[sqlite3.Connection], object]], raw: sqlite3.Connection) -> list[tuple[bool, object]]:
+    """Run read-only `works` one after the other; (True, result) or (False, exception) per work."""
+    outcomes: list[tuple[bool, object]] = []
+    for work in works:
+        try:
+            outcomes.append((True, work(raw)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def _in_batch(

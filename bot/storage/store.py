@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -384,6 +385,12 @@ def _ask_item(raw: sqlite3.Connection, ask: ItemAsk) -> DrillItemRow:
 
 
 
+
+def _fetch_all(sql: str, params: Sequence[Any], raw: sqlite3.Connection) -> list[Any]:
+    """One query's rows (on the database thread; reads of the same moment share a trip)."""
+    return raw.execute(sql, params).fetchall()
+
+
 def _answer_params(
     *,
     user_id: int,
@@ -429,11 +436,11 @@ class Store:
         return self.db.conn
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = await self.conn.execute_fetchall(sql, params)  # one thread hop instead of two
-        return next(iter(rows), None)
+        rows = await self.db.run_read(partial(_fetch_all, sql, params))
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self.conn.execute_fetchall(sql, params))
+        return await self.db.run_read(partial(_fetch_all, sql, params))
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
         """One statement as its own transaction (autocommit), serialised with other transactions."""
