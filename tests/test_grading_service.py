@@ -40,9 +40,11 @@ async def workers(bank: Bank) -> AsyncIterator[WorkerGrading]:
     await grading.close()
 
 
-async def test_workers_grade_like_the_event_loop(workers: WorkerGrading, bank: Bank) -> None:
-    """Bank questions (sent by id) and a question built outside the bank (sent whole) get the grades
-    the event loop's grader gives, and each grade is timed for the metrics."""
+async def test_workers_grade_like_the_event_loop(
+    workers: WorkerGrading, bank: Bank, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bank questions (sent by id) and a question built outside the bank (sent whole once, then by
+    id) get the grades the event loop's grader gives, all from the worker, each timed for the metrics."""
     assert workers.pids and os.getpid() not in workers.pids
     grader = grader_for(bank)
     seen: list[float] = []
@@ -57,6 +59,10 @@ async def test_workers_grade_like_the_event_loop(workers: WorkerGrading, bank: B
     finally:
         workers.observe = None
     assert len(seen) == 3 * len(REPLIES) and all(s > 0 for s in seen)
+    assert "grading worker" not in caplog.text  # no reply fell back to the event loop
+    # concurrent requests go out together and each gets its own grade
+    many = await asyncio.gather(*(workers.grade(q, text) for text in REPLIES * 5))
+    assert many == [grader.grade(q, text) for text in REPLIES * 5]
 
 
 async def test_dead_worker_falls_back_to_the_event_loop(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:

@@ -74,6 +74,9 @@ class InlineGrading:
 # with the event loop and the database thread for the GIL on every call).
 
 
+QuestionKey = str | Question | tuple[str, str]  # how a question crosses to a worker (see WorkerGrading.grade)
+
+
 class WorkerGone(RuntimeError):
     """The worker process exited or its socket broke."""
 
@@ -90,6 +93,7 @@ def _serve(conn: Connection, bank: Bank) -> None:
     grader = Grader(bank)
     incoming = sock.makefile("rb")
     sock.sendall(_frame(("ready", os.getpid())))
+    extra: dict[str, Question] = {}  # questions from outside the bank, by id, as last sent
     while True:
         header = incoming.read(4)
         if len(header) < 4:
@@ -97,9 +101,13 @@ def _serve(conn: Connection, bank: Bank) -> None:
         # only the bot writes to this private socket pair
         request_id, key, reply = pickle.loads(incoming.read(int.from_bytes(header, "big")))  # noqa: S301
         try:
-            question = bank.get(key) if isinstance(key, str) else key
-            if question is None:
-                raise LookupError(f"unknown question id {key!r}")
+            if isinstance(key, Question):
+                extra[key.id] = question = key
+            else:
+                found = bank.get(key) if isinstance(key, str) else extra.get(key[1])
+                if found is None:
+                    raise LookupError(f"unknown question {key!r}")
+                question = found
             result: tuple[int, tuple[bool, object]] = (request_id, (True, grader.grade(question, reply)))
         except Exception as exc:  # reported back; the bot grades that reply itself and sees the error
             result = (request_id, (False, f"{type(exc).__name__}: {exc}"))
@@ -118,6 +126,8 @@ class _Worker:
         self._sock = socket.socket(fileno=os.dup(ours.fileno()))
         ours.close()
         self.pending: dict[int, asyncio.Future[tuple[bool, object]]] = {}
+        self.sent: dict[str, Question] = {}  # questions from outside the bank this worker already has
+        self._outbox: list[bytes] = []  # requests of this turn of the event loop, written together
         self.pid = 0
         self.alive = False
         self._next_id = 0
@@ -164,18 +174,28 @@ class _Worker:
             if not future.done():
                 future.set_exception(WorkerGone(str(exc)))
 
-    async def grade(self, key: str | Question, reply: str) -> tuple[bool, object]:
+    async def grade(self, key: QuestionKey, reply: str) -> tuple[bool, object]:
         if not self.alive or self._writer is None:
             raise WorkerGone("the grading worker is not running")
         self._next_id += 1
         request_id = self._next_id
-        future: asyncio.Future[tuple[bool, object]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[bool, object]] = loop.create_future()
         self.pending[request_id] = future
+        self._outbox.append(_frame((request_id, key, reply)))
+        if len(self._outbox) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        """Write the requests of this turn of the event loop in one go (one system call, not one each)."""
+        frames, self._outbox = self._outbox, []
+        if not self.alive or self._writer is None:
+            return  # `_fail` has already told their callers
         try:
-            self._writer.write(_frame((request_id, key, reply)))
+            self._writer.write(b"".join(frames))
         except (ConnectionError, RuntimeError) as exc:
             self._fail(exc)
-        return await future
 
     async def close(self) -> None:
         self.alive = False
@@ -233,8 +253,15 @@ class WorkerGrading:
         if not live:
             return self._inline(question, reply)
         worker = min(live, key=lambda w: len(w.pending))
-        # a bank question crosses as its id; a question built elsewhere (a drill's probe) as itself
-        key: str | Question = question.id if self._bank.get(question.id) is question else question
+        # A bank question crosses as its id; one built elsewhere (a drill's probe) crosses whole the
+        # first time, and by ("extra", id) after that.
+        key: QuestionKey
+        if self._bank.get(question.id) is question:
+            key = question.id
+        elif worker.sent.get(question.id) is question:
+            key = ("extra", question.id)
+        else:
+            key = worker.sent[question.id] = question
         start = time.perf_counter()
         try:
             ok, value = await worker.grade(key, reply)
