@@ -4,6 +4,7 @@ worker, and a round's reveal waits for replies still being graded."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -167,3 +168,22 @@ async def test_in_flight_counts_and_bounds_the_wait() -> None:
         await asyncio.sleep(0)
         assert not waiter.done()
     assert await waiter
+
+
+async def test_worker_that_does_not_answer_in_time_is_stopped(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:
+    """A worker that takes longer than the limit is stopped and the reply graded on the event loop."""
+    grading = WorkerGrading(bank, grader_for(bank), workers=1)
+    await grading.start()
+    try:
+        pid = grading.pids[0]
+        grading.timeout = 1e-6  # no worker answers that fast
+        q = bank.questions["1.4"]
+        assert await grading.grade(q, REPLIES[0]) == grader_for(bank).grade(q, REPLIES[0])
+        assert grading.pids == () and "did not answer" in caplog.text
+        for _ in range(100):  # the killed worker is reaped
+            if all(p.pid != pid for p in multiprocessing.active_children()):
+                break
+            await asyncio.sleep(0.05)
+        assert all(p.pid != pid for p in multiprocessing.active_children())
+    finally:
+        await grading.close()

@@ -74,6 +74,7 @@ class InlineGrading:
 # with the event loop and the database thread for the GIL on every call).
 
 
+GRADE_TIMEOUT = 30.0  # seconds a worker may take for one reply (about a millisecond is normal)
 QuestionKey = str | Question | tuple[str, str]  # how a question crosses to a worker (see WorkerGrading.grade)
 
 
@@ -197,6 +198,12 @@ class _Worker:
         except (ConnectionError, RuntimeError) as exc:
             self._fail(exc)
 
+    def kill(self) -> None:
+        """Stop a worker that no longer answers; its waiting replies are graded elsewhere."""
+        self.alive = False
+        self.process.kill()
+        self._fail(WorkerGone("stopped"))
+
     async def close(self) -> None:
         self.alive = False
         if self._writer is not None:
@@ -225,6 +232,7 @@ class WorkerGrading:
         self._count = workers
         self._workers: list[_Worker] = []
         self.observe: Callable[[float], None] | None = None
+        self.timeout = GRADE_TIMEOUT
 
     @property
     def pids(self) -> tuple[int, ...]:
@@ -264,8 +272,13 @@ class WorkerGrading:
             key = worker.sent[question.id] = question
         start = time.perf_counter()
         try:
-            ok, value = await worker.grade(key, reply)
+            async with asyncio.timeout(self.timeout):
+                ok, value = await worker.grade(key, reply)
         except WorkerGone:
+            return self._inline(question, reply)
+        except TimeoutError:  # a worker that hangs is stopped; its replies are graded here
+            log.error("grading worker did not answer in %.0f s pid=%s; stopping it", self.timeout, worker.pid)
+            worker.kill()
             return self._inline(question, reply)
         if not ok:  # the worker failed on this reply: grade it here, where the error has its context
             log.warning("grading worker could not grade a reply error=%s", value)
