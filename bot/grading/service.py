@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -89,6 +90,9 @@ def _frame(obj: object) -> bytes:
 
 def _serve(conn: Connection, bank: Bank) -> None:
     """A worker's whole life: build the grader, say ready, then grade requests until the bot goes."""
+    # Ctrl-C in a terminal reaches the whole process group; the worker ends when the bot closes
+    # the socket instead, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=os.dup(conn.fileno()))
     conn.close()
     grader = Grader(bank)
