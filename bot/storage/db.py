@@ -110,12 +110,12 @@ class Database:
 
     async def _run_waiting(self) -> None:
         """Group commit: every one-trip transaction queued while the lock was busy runs in this trip,
-        inside one BEGIN IMMEDIATE ... COMMIT, each in a savepoint of its own.
+        inside one BEGIN IMMEDIATE ... COMMIT.
 
         Why: under load many replies wait for the lock at once, and each trip and each commit has a
         fixed cost (thread hand-offs, a WAL write); a batch pays it once.  Each unit keeps its own
-        outcome: one that raises is rolled back to its savepoint and gets its exception, the others
-        commit.  No caller hears of success before the COMMIT that holds its work.
+        outcome: if one raises, the batch is rolled back and its units are run again one transaction
+        each (see `_in_batch`).  No caller hears of success before the COMMIT that holds its work.
         """
         batch, self._waiting = self._waiting, []
         self.trips += 1
@@ -230,36 +230,32 @@ def _each(works: list[Callable[[sqlite3.Connection], object]], raw: sqlite3.Conn
 def _in_batch(
     works: list[Callable[[sqlite3.Connection], object]], raw: sqlite3.Connection
 ) -> list[tuple[bool, object]]:
-    """Run `works` in one transaction, each in its own savepoint; (True, result) or (False, exception)
-    per work.  If a failing work ends the transaction itself (SQLite does that for a few errors), the
-    works are run again one transaction each, so that each still gets its own outcome."""
+    """Run `works` in one transaction; (True, result) or (False, exception) per work.
+
+    Optimistic: works almost never fail, so they run without savepoints (each costs two more
+    statements).  If one raises, the whole transaction is rolled back and every work is run again in a
+    transaction of its own, so that each still gets its own outcome and nothing half done is kept.
+    """
     if len(works) == 1:
         try:
             return [(True, _in_transaction(works[0], raw))]
         except Exception as exc:
             return [(False, exc)]
-    outcomes: list[tuple[bool, object]] = []
+    results: list[object] = []
     raw.execute("BEGIN IMMEDIATE")
     try:
         for work in works:
-            raw.execute("SAVEPOINT unit")
-            try:
-                value = work(raw)
-            except Exception as exc:
-                if not raw.in_transaction:
-                    return _one_by_one(works, raw)
-                raw.execute("ROLLBACK TO unit")
-                raw.execute("RELEASE unit")
-                outcomes.append((False, exc))
-            else:
-                raw.execute("RELEASE unit")
-                outcomes.append((True, value))
+            results.append(work(raw))
+    except Exception:
+        if raw.in_transaction:  # some errors end the transaction themselves
+            raw.execute("ROLLBACK")
+        return _one_by_one(works, raw)
     except BaseException:
         if raw.in_transaction:
             raw.execute("ROLLBACK")
         raise
     raw.execute("COMMIT")
-    return outcomes
+    return [(True, value) for value in results]
 
 
 def _one_by_one(
