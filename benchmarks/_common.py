@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import resource
@@ -139,6 +140,18 @@ async def bare_insert_commit(path: Path, rows: int, text: str) -> float:
     elapsed = time.perf_counter() - start
     await conn.close()
     return elapsed / rows
+
+
+def scale_arguments(doc: str, first: tuple[str, int], second: tuple[str, int]) -> argparse.Namespace:
+    """The command line of the rounds and drills benchmarks: two sizes and --grading-workers."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    for name, default in (first, second):
+        parser.add_argument(name, type=int, nargs="?", default=default)
+    parser.add_argument(
+        "--grading-workers", type=int, default=1,
+        help="grading processes, as the setting grading_workers (default 1; 0 grades on the event loop)",
+    )
+    return parser.parse_args()
 
 
 def run(coro: object) -> None:

@@ -13,7 +13,6 @@ Usage: python benchmarks/drills.py [DRILLS] [ANSWERS_PER_DRILL] [--grading-worke
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile
+from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile, scale_arguments
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -123,12 +122,5 @@ async def main(drills: int = 10_000, answers_each: int = 2, grading_workers: int
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("drills", type=int, nargs="?", default=10_000)
-    parser.add_argument("answers_each", type=int, nargs="?", default=2)
-    parser.add_argument(
-        "--grading-workers", type=int, default=1,
-        help="grading processes, as the setting grading_workers (default 1; 0 grades on the event loop)",
-    )
-    options = parser.parse_args()
+    options = scale_arguments(__doc__ or "", ("drills", 10_000), ("answers_each", 2))
     asyncio.run(main(options.drills, options.answers_each, options.grading_workers))

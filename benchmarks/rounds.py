@@ -9,7 +9,6 @@ Usage: python benchmarks/rounds.py [CHANNELS] [REPLIERS] [--grading-workers N]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import CpuSplit, bare_insert_commit, percentile
+from benchmarks._common import CpuSplit, bare_insert_commit, percentile, scale_arguments
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -92,12 +91,5 @@ async def main(channels: int = 1000, repliers: int = 20, grading_workers: int = 
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("channels", type=int, nargs="?", default=1000)
-    parser.add_argument("repliers", type=int, nargs="?", default=20)
-    parser.add_argument(
-        "--grading-workers", type=int, default=1,
-        help="grading processes, as the setting grading_workers (default 1; 0 grades on the event loop)",
-    )
-    options = parser.parse_args()
+    options = scale_arguments(__doc__ or "", ("channels", 1000), ("repliers", 20))
     asyncio.run(main(options.channels, options.repliers, options.grading_workers))

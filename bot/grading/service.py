@@ -43,6 +43,17 @@ class Grading(Protocol):
     async def close(self) -> None: ...
 
 
+def _grade_here(
+    grader: Grader, question: Question, reply: str, observe: Callable[[float], None] | None
+) -> Grade:
+    """Grade on this thread; the time it took goes to `observe` (the metrics) when set."""
+    start = time.perf_counter()
+    grade = grader.grade(question, reply)
+    if observe is not None:
+        observe(time.perf_counter() - start)
+    return grade
+
+
 class InlineGrading:
     """Grades on the event loop: no processes to start, the same order of events as a plain call.
 
@@ -57,11 +68,7 @@ class InlineGrading:
         return None
 
     async def grade(self, question: Question, reply: str) -> Grade:
-        start = time.perf_counter()
-        grade = self.grader.grade(question, reply)
-        if self.observe is not None:
-            self.observe(time.perf_counter() - start)
-        return grade
+        return _grade_here(self.grader, question, reply, self.observe)
 
     async def close(self) -> None:
         return None
@@ -293,11 +300,7 @@ class WorkerGrading:
         return value
 
     def _inline(self, question: Question, reply: str) -> Grade:
-        start = time.perf_counter()
-        grade = self._fallback.grade(question, reply)
-        if self.observe is not None:
-            self.observe(time.perf_counter() - start)
-        return grade
+        return _grade_here(self._fallback, question, reply, self.observe)
 
     async def close(self) -> None:
         workers, self._workers = self._workers, []
