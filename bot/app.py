@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -17,7 +18,6 @@ from bot.engine.reviews import ReviewScheduler
 from bot.engine.rounds import RoundService
 from bot.engine.schedules import ScheduleService
 from bot.engine.timers import TimerService
-from bot.grading import Grader
 from bot.grading.cli import grader_for
 from bot.grading.service import Grading, grading_for
 from bot.storage.db import Database, open_database
@@ -38,7 +38,6 @@ class App:
     db: Database
     store: Store
     bank: Bank
-    grader: Grader
     grading: Grading
     timers: TimerService
     delivery: Delivery
@@ -75,8 +74,7 @@ async def build_app(
     """
     clock = clock or SystemClock()
     bank = bank or load_bank_for(settings)
-    grader = grader_for(bank)
-    grading = grading or grading_for(bank, grader, settings.grading_workers or 0)
+    grading = grading or grading_for(bank, settings.grading_workers or 0, partial(grader_for, bank))
     db = await open_database(settings.db_path)
     store = Store(db)
     timers = TimerService(store, clock)
@@ -111,4 +109,4 @@ async def build_app(
         grace=timedelta(minutes=settings.schedule_grace_minutes),
     )
     rounds.board_streaks = schedules.board_streaks
-    return App(settings, clock, db, store, bank, grader, grading, timers, delivery, drills, rounds, schedules)
+    return App(settings, clock, db, store, bank, grading, timers, delivery, drills, rounds, schedules)

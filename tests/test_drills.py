@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, build_app, grader_for
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine.drills import DrillFeedback, DrillOptions, DrillQuestion, DrillService
@@ -367,7 +367,7 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
     await app.drills.message(user("alice"), reply)
     feedback = next(o.event for o in await app.drills.submit(user("alice")) if isinstance(o.event, DrillFeedback))
     assert feedback.question is probe.question
-    assert feedback.grade == app.grader.grade(probe.question, reply)
+    assert feedback.grade == grader_for(app.bank).grade(probe.question, reply)
     assert feedback.grade is not None and feedback.grade.covered
 
 

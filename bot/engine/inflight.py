@@ -34,9 +34,6 @@ class InFlight:
                 if idle is not None:
                     idle.set()
 
-    def busy(self, key: int) -> bool:
-        return key in self._counts
-
     async def settled(self, key: int, limit: float) -> bool:
         """Wait until no work for `key` is in progress; False if it took longer than `limit` seconds
         (a bound against a stuck worker, not a schedule: the caller goes on either way)."""

@@ -231,11 +231,12 @@ class _Worker:
 class WorkerGrading:
     """Grades in `workers` processes, each reply going to the worker with the fewest waiting.
 
-    `start()` waits until every worker has built its grader.  `fallback` is the event loop's own
-    grader, used when no worker is running (not started, or all died).
+    `start()` waits until every worker has built its grader.  `fallback` builds the event loop's own
+    grader, only when no worker is running (not started, or all died): with workers, the bot does not
+    spend the start-up time and memory of a grader it normally never uses.
     """
 
-    def __init__(self, bank: Bank, fallback: Grader, workers: int = 1) -> None:
+    def __init__(self, bank: Bank, fallback: Callable[[], Grader], workers: int = 1) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._bank = bank
@@ -300,16 +301,17 @@ class WorkerGrading:
         return value
 
     def _inline(self, question: Question, reply: str) -> Grade:
-        return _grade_here(self._fallback, question, reply, self.observe)
+        return _grade_here(self._fallback(), question, reply, self.observe)
 
     async def close(self) -> None:
         workers, self._workers = self._workers, []
         await asyncio.gather(*(w.close() for w in workers))
 
 
-def grading_for(bank: Bank, grader: Grader, workers: int) -> Grading:
-    """Grading on the event loop (`workers` 0) or in that many worker processes."""
-    return WorkerGrading(bank, grader, workers) if workers > 0 else InlineGrading(grader)
+def grading_for(bank: Bank, workers: int, grader: Callable[[], Grader]) -> Grading:
+    """Grading on the event loop (`workers` 0) or in that many worker processes; `grader` builds (or
+    finds) the event loop's grader."""
+    return WorkerGrading(bank, grader, workers) if workers > 0 else InlineGrading(grader())
 
 
 __all__ = ["Grading", "InlineGrading", "WorkerGone", "WorkerGrading", "grading_for"]
