@@ -172,14 +172,17 @@ async def test_in_flight_counts_and_bounds_the_wait() -> None:
 
 
 async def test_worker_that_does_not_answer_in_time_is_stopped(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:
-    """A worker that takes longer than the limit is stopped and the reply graded on the event loop."""
+    """A worker that hangs (here: paused by SIGSTOP) is stopped by the watchdog once a request has
+    waited longer than the limit, and the reply is graded on the event loop."""
     grading = WorkerGrading(bank, partial(grader_for, bank), workers=1)
     await grading.start()
     try:
         pid = grading.pids[0]
-        grading.timeout = 1e-6  # no worker answers that fast
+        grading.timeout = 0.2
+        os.kill(pid, signal.SIGSTOP)
         q = bank.questions["1.4"]
-        assert await grading.grade(q, REPLIES[0]) == grader_for(bank).grade(q, REPLIES[0])
+        graded = await asyncio.wait_for(grading.grade(q, REPLIES[0]), 10)  # without the watchdog: forever
+        assert graded == grader_for(bank).grade(q, REPLIES[0])
         assert grading.pids == () and "did not answer" in caplog.text
         for _ in range(100):  # the killed worker is reaped
             if all(p.pid != pid for p in multiprocessing.active_children()):

@@ -137,7 +137,8 @@ class _Worker:
         theirs.close()
         self._sock = socket.socket(fileno=os.dup(ours.fileno()))
         ours.close()
-        self.pending: dict[int, asyncio.Future[tuple[bool, object]]] = {}
+        self.pending: dict[int, asyncio.Future[tuple[bool, object]]] = {}  # oldest first
+        self.sent_at: dict[int, float] = {}  # request id -> when it was sent (monotonic seconds)
         self.sent: dict[str, Question] = {}  # questions from outside the bank this worker already has
         self._outbox: list[bytes] = []  # requests of this turn of the event loop, written together
         self.pid = 0
@@ -172,6 +173,7 @@ class _Worker:
             while True:
                 request_id, outcome = await self._receive()
                 future = self.pending.pop(request_id, None)
+                self.sent_at.pop(request_id, None)
                 if future is not None and not future.done():
                     future.set_result(outcome)
         except WorkerGone as exc:
@@ -182,6 +184,7 @@ class _Worker:
     def _fail(self, exc: BaseException) -> None:
         self.alive = False
         pending, self.pending = self.pending, {}
+        self.sent_at = {}
         for future in pending.values():
             if not future.done():
                 future.set_exception(WorkerGone(str(exc)))
@@ -194,6 +197,7 @@ class _Worker:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[bool, object]] = loop.create_future()
         self.pending[request_id] = future
+        self.sent_at[request_id] = time.monotonic()
         self._outbox.append(_frame((request_id, key, reply)))
         if len(self._outbox) == 1:
             loop.call_soon(self._flush)
@@ -208,6 +212,11 @@ class _Worker:
             self._writer.write(b"".join(frames))
         except (ConnectionError, RuntimeError) as exc:
             self._fail(exc)
+
+    def waited(self, now: float) -> float:
+        """How long the oldest request still unanswered has waited (0 when none waits)."""
+        oldest = next(iter(self.sent_at.values()), None)
+        return now - oldest if oldest is not None else 0.0
 
     def kill(self) -> None:
         """Stop a worker that no longer answers; its waiting replies are graded elsewhere."""
@@ -245,6 +254,7 @@ class WorkerGrading:
         self._workers: list[_Worker] = []
         self.observe: Callable[[float], None] | None = None
         self.timeout = GRADE_TIMEOUT
+        self._watching: asyncio.Task[None] | None = None
 
     @property
     def pids(self) -> tuple[int, ...]:
@@ -267,6 +277,19 @@ class WorkerGrading:
             log.error("no grading worker started; grading on the event loop")
             return
         log.info("grading workers ready workers=%s seconds=%.2f", len(self._workers), time.perf_counter() - started)
+        self._watching = asyncio.create_task(self._watch(), name="grading-watchdog")
+
+    async def _watch(self) -> None:
+        """Stop a worker whose oldest request has waited longer than `timeout`; the replies waiting
+        on it are then graded on the event loop.  One check a second (or more often for a short
+        limit) instead of a timer per reply."""
+        while True:
+            await asyncio.sleep(min(1.0, self.timeout / 2))
+            now = time.monotonic()
+            for worker in self._workers:
+                if worker.alive and worker.waited(now) > self.timeout:
+                    log.error("grading worker did not answer in %.0f s pid=%s; stopping it", self.timeout, worker.pid)
+                    worker.kill()
 
     async def grade(self, question: Question, reply: str) -> Grade:
         live = [w for w in self._workers if w.alive]
@@ -284,13 +307,8 @@ class WorkerGrading:
             key = worker.sent[question.id] = question
         start = time.perf_counter()
         try:
-            async with asyncio.timeout(self.timeout):
-                ok, value = await worker.grade(key, reply)
-        except WorkerGone:
-            return self._inline(question, reply)
-        except TimeoutError:  # a worker that hangs is stopped; its replies are graded here
-            log.error("grading worker did not answer in %.0f s pid=%s; stopping it", self.timeout, worker.pid)
-            worker.kill()
+            ok, value = await worker.grade(key, reply)
+        except WorkerGone:  # died, or stopped by the watchdog
             return self._inline(question, reply)
         if not ok:  # the worker failed on this reply: grade it here, where the error has its context
             log.warning("grading worker could not grade a reply error=%s", value)
@@ -304,6 +322,9 @@ class WorkerGrading:
         return _grade_here(self._fallback(), question, reply, self.observe)
 
     async def close(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+            self._watching = None
         workers, self._workers = self._workers, []
         await asyncio.gather(*(w.close() for w in workers))
 
