@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.clock import FakeClock
-from bot.config import Settings
 from bot.engine.calendar import local_instant, next_fire, parse_hhmm
 from bot.storage.store import RoundRow
 from handlers.router import Router
 from handlers.schedules import parse_duration
 from question_bank.schema import Bank
-from tests.fakes.messenger import RecordingMessenger, Sent
-from tests.helpers import command, messenger, text_of
+from tests.fakes.messenger import Sent
+from tests.helpers import Apps, command, messenger, text_of
 
 
 def utc(*parts: int) -> datetime:
@@ -40,37 +40,12 @@ def questions(sent: list[Sent], channel: str | None = None) -> list[Sent]:
     return [s for s in sent if s.reply.kind == "question" and (channel is None or s.target == channel)]
 
 
-class Launcher:
-    """Starts Apps on the test's database file and closes whatever a failing test left running."""
-
-    def __init__(self, settings: Settings, bank: Bank) -> None:
-        self.settings = settings
-        self.bank = bank
-        self.running: list[App] = []
-
-    async def start(self, clock: FakeClock) -> tuple[App, RecordingMessenger]:
-        """A started App with a fresh recording messenger."""
-        app = await build_app(self.settings, clock=clock, bank=self.bank)
-        self.running.append(app)
-        rec = RecordingMessenger()
-        app.delivery.register("test", rec)
-        await app.start()
-        await clock.settle()
-        return app, rec
-
-    async def stop(self, app: App) -> None:
-        """Close an App as a shutdown would."""
-        self.running.remove(app)
-        await app.close()
-
-
 @pytest.fixture
-async def launcher(settings: Settings, bank: Bank) -> AsyncIterator[Launcher]:
-    """Apps built by a test, closed at the end even when an assertion failed."""
-    launch = Launcher(settings, bank)
-    yield launch
-    for app in list(launch.running):
-        await launch.stop(app)
+async def launcher(tmp_path: Path, bank: Bank) -> AsyncIterator[Apps]:
+    """Apps built by a test on tmp_path/bot.sqlite3, closed at the end even when an assertion failed."""
+    apps = Apps(tmp_path, bank)
+    yield apps
+    await apps.close_all()
 
 
 # Zone, kind, local time, when the schedule is set, how far to run, the UTC instants of the posts.
@@ -106,11 +81,12 @@ DST_CASES = [
 
 
 @pytest.mark.parametrize(("zone", "kind", "at", "start", "until", "expected"), DST_CASES)
-async def test_fire_times_across_dst(launcher: Launcher, zone: str, kind: str, at: str, start: datetime,
+async def test_fire_times_across_dst(launcher: Apps, zone: str, kind: str, at: str, start: datetime,
                                      until: datetime, expected: list[datetime]) -> None:
     """Each local day is posted once at the expected wall-clock time, across both DST changes of 2026."""
     clock = FakeClock(start)
-    app, rec = await launcher.start(clock)
+    app = await launcher.start(clock)
+    rec = messenger(app)
     assert "已设置" in await admin(Router(app), f"schedule {kind} {at} {zone}")
     await clock.set(until)
     opened = [r.opened_at for r in await rounds_of(app)]
@@ -171,17 +147,19 @@ async def test_two_channels_in_different_zones(app: App, clock: FakeClock) -> No
     assert [q.target for q in questions(sent)] == ["CN", "EU", "CN", "EU"]
 
 
-async def test_downtime_within_grace_posts_once(launcher: Launcher, clock: FakeClock) -> None:
+async def test_downtime_within_grace_posts_once(launcher: Apps, clock: FakeClock) -> None:
     """Down across the fire time and back within the grace window: the question is posted once, at start-up."""
-    first, _rec = await launcher.start(clock)
+    first = await launcher.start(clock)
     await admin(Router(first), "schedule daily 10:00 UTC")
     await launcher.stop(first)
     await clock.set(utc(2026, 3, 2, 11, 30))  # 90 minutes late; the grace window is 120
     for attempt in range(2):
-        again, rec = await launcher.start(clock)
+        again = await launcher.start(clock)
+        rec = messenger(again)
         assert len(questions(rec.sent)) == (1 if attempt == 0 else 0)
         await launcher.stop(again)
-    last, rec = await launcher.start(clock)
+    last = await launcher.start(clock)
+    rec = messenger(last)
     await clock.set(utc(2026, 3, 3, 12))
     opened = [r.opened_at for r in await rounds_of(last)]
     assert opened == [utc(2026, 3, 2, 11, 30), utc(2026, 3, 3, 10)]
@@ -189,15 +167,16 @@ async def test_downtime_within_grace_posts_once(launcher: Launcher, clock: FakeC
     await launcher.stop(last)
 
 
-async def test_downtime_beyond_grace_skips_and_logs(launcher: Launcher, clock: FakeClock,
+async def test_downtime_beyond_grace_skips_and_logs(launcher: Apps, clock: FakeClock,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     """Back later than the grace window: that day is skipped and logged; the next day posts on time."""
-    first, _rec = await launcher.start(clock)
+    first = await launcher.start(clock)
     await admin(Router(first), "schedule daily 10:00 UTC")
     await launcher.stop(first)
     await clock.set(utc(2026, 3, 2, 12, 30))  # 150 minutes late
     caplog.set_level(logging.WARNING, logger="bot.engine.schedules")
-    again, rec = await launcher.start(clock)
+    again = await launcher.start(clock)
+    rec = messenger(again)
     assert questions(rec.sent) == []
     assert any("grace" in r.getMessage() and "2026-03-02" in r.getMessage() for r in caplog.records)
     await clock.set(utc(2026, 3, 3, 12))
@@ -205,13 +184,14 @@ async def test_downtime_beyond_grace_skips_and_logs(launcher: Launcher, clock: F
     await launcher.stop(again)
 
 
-async def test_downtime_over_several_days_posts_nothing_stale(launcher: Launcher, clock: FakeClock) -> None:
+async def test_downtime_over_several_days_posts_nothing_stale(launcher: Apps, clock: FakeClock) -> None:
     """Days missed while down are not made up; only today's, whose time passed within the grace window, is posted."""
-    first, _rec = await launcher.start(clock)
+    first = await launcher.start(clock)
     await admin(Router(first), "schedule daily 10:00 UTC")
     await launcher.stop(first)
     await clock.set(utc(2026, 3, 5, 11))  # three days later, within grace of the 5th's 10:00
-    again, rec = await launcher.start(clock)
+    again = await launcher.start(clock)
+    rec = messenger(again)
     await clock.set(utc(2026, 3, 6, 12))
     assert [r.opened_at for r in await rounds_of(again)] == [utc(2026, 3, 5, 11), utc(2026, 3, 6, 10)]
     assert len(questions(rec.sent)) == 2

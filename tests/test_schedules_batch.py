@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.clock import FakeClock
-from bot.config import Settings
 from bot.engine.events import Outgoing
 from bot.engine.events import channel as to_channel
 from bot.engine.rounds import RoundError, RoundQuestion, RoundRequest
@@ -25,7 +24,7 @@ from bot.storage.store import RoundRow
 from handlers.router import Router
 from question_bank.schema import Bank
 from tests.fakes.messenger import RecordingMessenger, Sent
-from tests.helpers import command, text_of
+from tests.helpers import Apps, command, text_of
 
 
 def utc(*parts: int) -> datetime:
@@ -51,33 +50,11 @@ SCHEDULES = {
 RISING = (1, 1, 2, 2, 3, 2, 2)  # the preferred difficulty Monday..Sunday
 
 
-class Engines:
-    """Apps on their own database files and clocks; whatever a failing test left running is closed."""
-
-    def __init__(self, tmp_path: Path, bank: Bank) -> None:
-        self.tmp_path = tmp_path
-        self.bank = bank
-        self.running: list[App] = []
-
-    async def start(self, name: str, clock: FakeClock, messenger: RecordingMessenger | None = None) -> App:
-        app = await build_app(Settings(db_path=self.tmp_path / f"{name}.sqlite3"), clock=clock, bank=self.bank)
-        self.running.append(app)
-        app.delivery.register("test", messenger or RecordingMessenger())
-        await app.start()
-        await clock.settle()
-        return app
-
-    async def stop(self, app: App) -> None:
-        self.running.remove(app)
-        await app.close()
-
-
 @pytest.fixture
-async def engines(tmp_path: Path, bank: Bank) -> AsyncIterator[Engines]:
-    made = Engines(tmp_path, bank)
+async def engines(tmp_path: Path, bank: Bank) -> AsyncIterator[Apps]:
+    made = Apps(tmp_path, bank)
     yield made
-    for app in list(made.running):
-        await made.stop(app)
+    await made.close_all()
 
 
 def sent_to(app: App) -> RecordingMessenger:
@@ -146,14 +123,14 @@ async def state(app: App) -> dict[str, Any]:
 
 
 async def test_batch_fires_like_one_at_a_time_across_zones_and_days(
-    engines: Engines, bank: Bank, monkeypatch: pytest.MonkeyPatch
+    engines: Apps, bank: Bank, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twelve channels in eleven zones due at one instant on a DST morning, then for a week: the batch opens,
     records and posts exactly what firing each schedule alone does — questions, cycles, rising difficulty,
     reminders, reveal times, streak days, next fire times — and posts each day's question once."""
     batched_clock, single_clock = FakeClock(utc(2026, 3, 8, 6, 50)), FakeClock(utc(2026, 3, 8, 6, 50))
-    batched = await engines.start("batched", batched_clock)
-    single = await engines.start("single", single_clock)
+    batched = await engines.start(batched_clock, "batched")
+    single = await engines.start(single_clock, "single")
     single.timers.batch_size = 1
     batched_sizes, single_sizes = watch_batches(batched, monkeypatch), watch_batches(single, monkeypatch)
     for app in (batched, single):
@@ -194,13 +171,13 @@ async def test_batch_fires_like_one_at_a_time_across_zones_and_days(
 
 
 async def test_one_channel_failing_in_a_batch_leaves_the_others_alone(
-    engines: Engines, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    engines: Apps, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A post refused in one channel fails only that schedule's timer: the others are posted once, that one is
     recorded as the day's round and posted by the retry, once, as when it fires alone."""
     messenger = RecordingMessenger()
     messenger.down_channels = {"C3"}
-    app = await engines.start("app", clock, messenger)
+    app = await engines.start(clock, "app", messenger)
     sizes = watch_batches(app, monkeypatch)
     await schedule_all(app, {f"C{n}": "daily 10:00 UTC" for n in range(1, 7)})
     await clock.set(utc(2026, 3, 2, 10, 0, 5))
@@ -223,11 +200,11 @@ async def test_one_channel_failing_in_a_batch_leaves_the_others_alone(
 
 
 async def test_recording_a_batch_fails_then_a_restart_adopts_its_rounds(
-    engines: Engines, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    engines: Apps, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch's rounds opened but recording them failed, and the bot stopped before the retry: after the
     restart every round is adopted and posted once, at the time it was opened."""
-    first = await engines.start("app", clock)
+    first = await engines.start(clock, "app")
     await schedule_all(first, {f"C{n}": "daily 10:00 UTC" for n in range(1, 6)})
     queries = first.schedules._q
     original = queries.add_scheduled_round
@@ -242,7 +219,7 @@ async def test_recording_a_batch_fails_then_a_restart_adopts_its_rounds(
     await clock.set(utc(2026, 3, 2, 10, 0, 10))
     assert len(await rounds_of(first)) == 5 and questions(sent_to(first).sent) == []
     await engines.stop(first)
-    again = await engines.start("app", clock)
+    again = await engines.start(clock, "app")
     await clock.set(utc(2026, 3, 2, 10, 5))
     assert sorted(q.target for q in questions(sent_to(again).sent)) == [f"C{n}" for n in range(1, 6)]
     rounds = await rounds_of(again)
@@ -267,12 +244,12 @@ class StallingMessenger(RecordingMessenger):
         return await super().post(where, reply)
 
 
-async def test_stopping_mid_batch_neither_loses_nor_repeats_a_post(engines: Engines, bank: Bank) -> None:
+async def test_stopping_mid_batch_neither_loses_nor_repeats_a_post(engines: Apps, bank: Bank) -> None:
     """The bot stops while a batch is being posted: two questions went out, three did not.  After the restart
     the three are posted and the two are not posted again; no day is opened twice."""
     clock = FakeClock(utc(2026, 3, 2, 9), settle_timeout=30)
     stalling = StallingMessenger(posts=2)
-    first = await engines.start("app", clock, stalling)
+    first = await engines.start(clock, "app", stalling)
     await schedule_all(first, {f"C{n}": "daily 10:00 UTC" for n in range(1, 6)})
     recorded: list[tuple[object, MessageRef | None]] = []
     both = asyncio.Event()
@@ -289,7 +266,7 @@ async def test_stopping_mid_batch_neither_loses_nor_repeats_a_post(engines: Engi
     await engines.stop(first)  # cancels the dispatcher in the middle of the batch
     await moving
     assert len(questions(stalling.sent)) == 2
-    again = await engines.start("app", clock)
+    again = await engines.start(clock, "app")
     await clock.set(utc(2026, 3, 2, 11))
     first_posts = {q.target for q in questions(stalling.sent)}
     later_posts = [q.target for q in questions(sent_to(again).sent)]
@@ -298,11 +275,11 @@ async def test_stopping_mid_batch_neither_loses_nor_repeats_a_post(engines: Engi
     assert len(rounds) == 5 and all(r.message_ref is not None for r in rounds)
 
 
-async def test_post_each_reports_each_outcome_and_records_what_went_out(engines: Engines, clock: FakeClock) -> None:
+async def test_post_each_reports_each_outcome_and_records_what_went_out(engines: Apps, clock: FakeClock) -> None:
     """Delivery.post_each: a refused post is that event's outcome; the others are posted and their rounds know
     where."""
     messenger = RecordingMessenger()
-    app = await engines.start("app", clock, messenger)
+    app = await engines.start(clock, "app", messenger)
     convs = [await app.rounds.conversation(ConversationRef("test", "W1", f"C{n}")) for n in range(1, 4)]
     opened = await app.rounds.open_many([RoundRequest(c, minutes=5) for c in convs])
     assert all(isinstance(o, RoundQuestion) for o in opened)
