@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
+from typing import NamedTuple
 
 from bot.grading._lexicon import ALIAS_STOP_WORDS, CJK
 from bot.grading._reply import PROBLEM_RE, Sentence, has_cue
@@ -55,9 +56,8 @@ class Alias:
     parts: tuple[Part, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """The best way one alias matched one sentence."""
+class Hit(NamedTuple):
+    """The best way one alias matched one sentence (a tuple: many are made per reply)."""
 
     strength: float
     negated: bool
@@ -355,7 +355,7 @@ class PartIndex:
     finds the few parts worth trying.
     """
 
-    __slots__ = ("_feat_index", "_need_feat", "_need_unit", "_unit_sets")
+    __slots__ = ("_feat_index", "_keys", "_need_feat", "_need_unit", "_unit_sets")
 
     def __init__(self, parts: Sequence[Part]) -> None:
         self._feat_index: dict[str, list[int]] = {}
@@ -376,11 +376,12 @@ class PartIndex:
             in_order = part.cjk and len(part.units) >= 4
             self._need_unit.append(0.7 * len(part.unit_set) if in_order else 0.0)
             self._unit_sets.append(part.unit_set if in_order else frozenset())
+        self._keys = frozenset(self._feat_index)
 
     def candidates(self, reply: ReplyIndex) -> set[int]:
         """Indices of the parts that may match `reply`."""
         index = self._feat_index
-        counts = Counter(chain.from_iterable(map(index.__getitem__, reply.feats & index.keys())))
+        counts = Counter(chain.from_iterable(map(index.__getitem__, reply.feats & self._keys)))
         need = self._need_feat
         need_unit = self._need_unit
         units = reply.units

@@ -81,7 +81,7 @@ class Sentence:
         self.text = text
         self.listed = False  # set by the grader: the sentence strings bare terms together
         self.words: list[str] = WORD_RE.findall(text) if words is None else words
-        self.stems: list[str] = [canon(w) for w in self.words]
+        self.stems: list[str] = list(map(canon, self.words))
         self.bigrams: list[str] = [r[i : i + 2] for r in CJK_RUN_RE.findall(text) for i in range(len(r) - 1)]
         self._spans: list[tuple[int, int]] | None = None
         self._pos: dict[str, list[int]] | None = None

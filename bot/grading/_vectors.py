@@ -10,6 +10,7 @@ bank (drill probes) are plain dicts, compared with a short loop.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from itertools import repeat
 
@@ -40,13 +41,11 @@ class TfIdf:
         """Sparse L2-normalised vector as (indices, weights); unknown features only add to the norm."""
         if not features:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        # look every occurrence up and count the ids in numpy: cheaper than counting the strings first
-        ids = np.fromiter(map(self.vocab.get, features, repeat(-1)), dtype=np.int64, count=len(features))
-        idx, counts = np.unique(ids, return_counts=True)
-        unknown = 0.0
-        if idx[0] < 0:  # unknown features only add to the norm
-            unknown = float(counts[0])
-            idx, counts = idx[1:], counts[1:]
+        # count the ids in a dict (cheaper than numpy's sort for a reply's few hundred features)
+        tally = Counter(map(self.vocab.get, features, repeat(-1)))
+        unknown = float(tally.pop(-1, 0))  # unknown features only add to the norm
+        idx: IntArray = np.fromiter(tally, dtype=np.int64, count=len(tally))
+        counts = np.fromiter(tally.values(), dtype=np.float64, count=len(tally))
         w = (1.0 + np.log(counts)) * self.idf[idx]
         norm = math.sqrt(float(w @ w) + unknown * self.idf_unknown**2)
         return idx, (w / norm if norm else w)

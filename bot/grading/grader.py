@@ -7,9 +7,9 @@ question n-grams); `Grader.grade` is then a pure, deterministic function of (que
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from rapidfuzz import process
@@ -57,19 +57,17 @@ _STOP = EN_STOP_WORDS | frozenset(stem(w) for w in EN_STOP_WORDS)
 EXTRA_CACHE_SIZE = 512  # prepared questions from outside the bank (drill probes)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyPointResult:
-    """How one key point fared: its status, the sentence that decided it, and the credit earned."""
+class KeyPointResult(NamedTuple):
+    """How one key point fared: its status, the sentence that decided it, and the credit earned.
+
+    A named tuple rather than a frozen dataclass: each grade makes one per key point, and a frozen
+    dataclass costs about twice as much to build (and to unpickle, when grades come from a worker).
+    """
 
     key_point_id: str
     status: Status
     snippet: str | None
     credit: float
-
-    def __reduce__(self) -> tuple[type[KeyPointResult], tuple[str, Status, str | None, float]]:
-        # Grades cross from grading workers by pickle; the default for a frozen slots dataclass
-        # looks its fields up on every load, several times slower than calling the constructor.
-        return KeyPointResult, (self.key_point_id, self.status, self.snippet, self.credit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +123,19 @@ class Grade:
         }
 
 
-class _Canon:
-    """Word -> stem, with typo correction towards the bank's alias vocabulary (cached)."""
+class _Canon(dict[str, str]):
+    """Word -> stem, with typo correction towards the bank's alias vocabulary.
+
+    A dict whose missing keys are computed (and kept, up to a bound): looking a known word up is a
+    plain dict lookup, which `map(canon.__getitem__, words)` runs without a Python call per word.
+    """
+
+    _LIMIT = 200_000
 
     def __init__(self) -> None:
+        super().__init__()
         self.known: set[str] = set()
         self._by_first: dict[str, list[str]] = {}
-        self._cache: dict[str, str] = {}
 
     def freeze(self, known: Iterable[str], targets: Iterable[str]) -> None:
         self.known = set(known)
@@ -140,12 +144,9 @@ class _Canon:
             if len(t) >= 5 and t.isalpha():
                 by_first.setdefault(t[0], []).append(t)
         self._by_first = by_first
-        self._cache.clear()
+        self.clear()
 
-    def __call__(self, word: str) -> str:
-        hit = self._cache.get(word)
-        if hit is not None:
-            return hit
+    def __missing__(self, word: str) -> str:
         s = stem(word)
         if len(s) >= 6 and s not in self.known and s.isalpha():
             choices = self._by_first.get(s[0])
@@ -154,9 +155,17 @@ class _Canon:
                 best = process.extractOne(s, choices, scorer=OSA.distance, score_cutoff=limit)
                 if best is not None:
                     s = best[0]
-        if len(self._cache) < 200_000:
-            self._cache[word] = s
+        if len(self) < self._LIMIT:
+            self[word] = s
         return s
+
+    def __call__(self, word: str) -> str:
+        return self[word]
+
+    @property
+    def lookup(self) -> Callable[[str], str]:
+        """The same function as a C-level bound method: cheaper per word in `map` than `__call__`."""
+        return self.__getitem__
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +177,9 @@ class _QuestionData:
     refs: tuple[SparseVector, ...]
     part_index: PartIndex
     part_owner: tuple[tuple[int, int], ...]  # part index -> (key point index, alias index)
+    alias_sizes: dict[tuple[int, int], int]  # (key point index, alias index) -> number of parts
+    weights: tuple[float, ...]  # of the key points, in order
+    total_weight: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +218,7 @@ class Grader:
                     known.update(words)
                     targets.update(words)
         self._canon.freeze(known, targets)
+        self._stem_of = self._canon.lookup
         # 2. IDF over the whole bank
         docs: list[list[str]] = []
         for q in questions:
@@ -233,7 +246,7 @@ class Grader:
         sents = []
         for s in _sentences_of(text):
             masked, _ = mask_copied(s, UNIT_RE.findall(s), grams)
-            sents.append(Sentence(s, masked, self._canon))
+            sents.append(Sentence(s, masked, self._canon.lookup))
         return tfidf_features(sents, _STOP)
 
     def _prepare_question(self, q: Question, row: int) -> _QuestionData:
@@ -243,7 +256,7 @@ class Grader:
         owner: list[tuple[int, int]] = []
         pool: dict[tuple[str, bool], Part] = {}
         for k, kp in enumerate(q.key_points):
-            point = [Sentence(s, s, self._canon) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
+            point = [Sentence(s, s, self._canon.lookup) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
             compiled = (compile_alias(x, self._canon, point) for x in kp.aliases)
             aliases = intern_parts([a for a in compiled if a is not None], pool)
             kps.append((kp, aliases))
@@ -259,7 +272,11 @@ class Grader:
             ]
             text = "\n".join(p for p in parts if p)
             refs.append(self._tfidf.sparse(self._features(text, grams)))
-        return _QuestionData(q, row, grams, tuple(kps), tuple(refs), PartIndex(all_parts), tuple(owner))
+        sizes = {(k, a): len(alias.parts) for k, (_, aliases) in enumerate(kps) for a, alias in enumerate(aliases)}
+        weights = tuple(kp.weight for kp in q.key_points)
+        return _QuestionData(
+            q, row, grams, tuple(kps), tuple(refs), PartIndex(all_parts), tuple(owner), sizes, weights, sum(weights)
+        )
 
     def _data_for(self, question: Question) -> _QuestionData:
         data = self._data.get(question.id) or self._extra.get(question.id)
@@ -304,7 +321,7 @@ class Grader:
             copied += removed
             units += len(sent_units)
             shaped.append(SentenceText(mark, len(sent_units), len(sent_units) - len(words), words))
-            sentences.append(Sentence(raw, masked, self._canon, None if removed else words))
+            sentences.append(Sentence(raw, masked, self._stem_of, None if removed else words))
         sh = shape(shaped)
         for sent, listed, keys in zip(sentences, sh.listed, sh.bare_keys, strict=True):
             sent.listed = listed
@@ -324,9 +341,10 @@ class Grader:
         # aliases all of whose parts may match, per key point, in bank order
         found = Counter(map(data.part_owner.__getitem__, data.part_index.candidates(index)))
         viable: dict[int, list[int]] = {}
-        for (k, a), n in sorted(found.items()):
-            if n == len(data.key_points[k][1][a].parts):
-                viable.setdefault(k, []).append(a)
+        sizes = data.alias_sizes
+        for ka, n in sorted(found.items()):
+            if n == sizes[ka]:
+                viable.setdefault(ka[0], []).append(ka[1])
         for k, (kp, aliases) in enumerate(data.key_points):
             aff = neg = 0.0  # strengths
             aff_value = 0.0
@@ -381,10 +399,10 @@ class Grader:
         else:
             own = max((dot(idx, w, ref) for ref in data.refs), default=0.0)
 
-        total = sum(kp.weight for kp, _ in data.key_points)
-        pairs = list(zip(data.key_points, results, strict=True))
-        kp_score = sum(kp.weight * r.credit for (kp, _), r in pairs) / total if total else None
-        contra = sum(kp.weight for (kp, _), r in pairs if r.status == "contradicted") / total if total else 0.0
+        total = data.total_weight
+        pairs = list(zip(data.weights, results, strict=True))
+        kp_score = sum(w * r.credit for w, r in pairs) / total if total else None
+        contra = sum(w for w, r in pairs if r.status == "contradicted") / total if total else 0.0
         score = combine(kp_score, contra, own)
 
         sh = prepared.shape
