@@ -123,6 +123,9 @@ def _min_window(lists: Sequence[list[int]]) -> tuple[int, int]:
     """Smallest [lo, hi] range containing one element of each sorted list."""
     if len(lists) == 1:
         return lists[0][0], lists[0][0]
+    if all(len(lst) == 1 for lst in lists):  # each stem once (the usual case): a single window
+        firsts = [lst[0] for lst in lists]
+        return min(firsts), max(firsts)
     merged = sorted((p, k) for k, lst in enumerate(lists) for p in lst)
     need = len(lists)
     counts = [0] * need
@@ -147,6 +150,7 @@ def _min_window(lists: Sequence[list[int]]) -> tuple[int, int]:
 
 
 def _match_latin(part: Part, sent: Sentence) -> tuple[float, int, int] | None:
+    """(strength, first word, last word) of the closest window holding the part's content stems."""
     pos = sent.pos
     present = [pos[c] for c in part.content if c in pos]
     m = len(part.content)
@@ -156,14 +160,14 @@ def _match_latin(part: Part, sent: Sentence) -> tuple[float, int, int] | None:
     if len(present) == m:
         lo, hi = _min_window(present)
         if hi - lo + 1 <= n + 3:
-            return STRONG, sent.spans[lo][0], sent.spans[hi][1]
+            return STRONG, lo, hi
         if hi - lo + 1 <= n + 6 and m >= 2:
-            return PARTIAL, sent.spans[lo][0], sent.spans[hi][1]
+            return PARTIAL, lo, hi
         return None
     if m >= 3 and len(present) >= max(2, math.ceil(0.6 * m)):
         lo, hi = _min_window(present)
         if hi - lo + 1 <= n + 4:
-            return PARTIAL, sent.spans[lo][0], sent.spans[hi][1]
+            return PARTIAL, lo, hi
     return None
 
 
@@ -237,7 +241,7 @@ class ReplyIndex:
         self.sentences = sentences
         # parts are interned per question at load (see `intern_parts`), so one alias part shared by
         # several aliases is matched once per reply
-        self._part_cache: dict[int, dict[int, tuple[float, bool, bool]]] = {}
+        self._part_cache: dict[int, dict[int, Hit]] = {}
         self.text = "\n".join(s.text for s in sentences)
         offs = []
         o = 0
@@ -254,9 +258,9 @@ class ReplyIndex:
         self.feats = chars.union(stems, *(s.bigrams for s in sentences))
         self.units = chars.union(*(s.words for s in sentences))
 
-    def part_hits(self, part: Part) -> dict[int, tuple[float, bool, bool]]:
-        """Sentence index -> (strength, negated) for the best occurrence of `part` in that sentence."""
-        out: dict[int, tuple[float, bool, bool]] = {}
+    def part_hits(self, part: Part) -> dict[int, Hit]:
+        """Sentence index -> the best occurrence of `part` in that sentence."""
+        out: dict[int, Hit] = {}
         if part.cjk:
             exact = part.text in self.text
             fuzzy = False
@@ -285,6 +289,13 @@ class ReplyIndex:
                             self._add(out, part, i, strength, s, e)
             return out
         n_content = len(part.content)
+        if n_content == 1:
+            # one content stem: its first occurrence in each sentence that has it is a strong match
+            c = part.content[0]
+            for i in self.stems.get(c, ()):
+                j = self.sentences[i].stems.index(c)
+                self._add_words(out, part, i, STRONG, j, j)
+            return out
         present = part.needed & self.stems.keys()
         need = n_content if n_content < 3 else max(2, math.ceil(0.6 * n_content))
         if len(present) < need:
@@ -297,12 +308,23 @@ class ReplyIndex:
             if counts[i] >= need:
                 r = _match_latin(part, self.sentences[i])
                 if r is not None:
-                    self._add(out, part, i, r[0], r[1], r[2])
+                    self._add_words(out, part, i, r[0], r[1], r[2])
         return out
 
-    def _add(
-        self, out: dict[int, tuple[float, bool, bool]], part: Part, i: int, strength: float, s: int, e: int
-    ) -> None:
+    def _add_words(self, out: dict[int, Hit], part: Part, i: int, strength: float, lo: int, hi: int) -> None:
+        """Record a Latin match over words lo..hi of sentence `i`, the only one kept for that sentence.
+
+        Character offsets are only needed to check negation cues and bare list items; most sentences
+        have neither, and then the words' spans are not computed.
+        """
+        sent = self.sentences[i]
+        if (not part.negative_in_point and sent.cues) or (sent.bare_keys and not sent.listed):
+            spans = sent.spans
+            self._add(out, part, i, strength, spans[lo][0], spans[hi][1])
+        else:
+            out[i] = Hit(strength, False, i, sent.listed)
+
+    def _add(self, out: dict[int, Hit], part: Part, i: int, strength: float, s: int, e: int) -> None:
         """Record an occurrence of `part` in sentence `i` if it beats the one already kept."""
         sent = self.sentences[i]
         neg = not part.negative_in_point and sent.negated(s, e, part.own_cue, part.problem)
@@ -312,10 +334,10 @@ class ReplyIndex:
         if (
             old is None
             or (old[1] and not neg)
-            or (old[1] == neg and (old[2] and not listed))
-            or (old[1] == neg and old[2] == listed and strength > old[0])
+            or (old[1] == neg and (old[3] and not listed))
+            or (old[1] == neg and old[3] == listed and strength > old[0])
         ):
-            out[i] = (strength, neg, listed)
+            out[i] = Hit(strength, neg, i, listed)
 
     def alias_hits(self, alias: Alias) -> list[Hit]:
         """Per sentence where all parts occur: the weakest part's strength; negated if any part is."""
@@ -328,6 +350,9 @@ class ReplyIndex:
             if not hits:
                 return []
             per_part.append(hits)
+        if len(per_part) == 1:  # most aliases: the part's own hits
+            only = per_part[0]
+            return [only[i] for i in sorted(only)]
         common = set(per_part[0])
         for d in per_part[1:]:
             common &= set(d)
@@ -335,13 +360,13 @@ class ReplyIndex:
         for i in sorted(common):
             strength = min(d[i][0] for d in per_part)
             negated = any(d[i][1] for d in per_part)
-            out.append(Hit(strength, negated, i, all(d[i][2] for d in per_part)))
-        if not out and len(per_part) > 1:
+            out.append(Hit(strength, negated, i, all(d[i][3] for d in per_part)))
+        if not out:
             # every part occurs, but spread over two consecutive sentences: partial evidence
             for i in sorted(set().union(*per_part)):
                 if all(i in d or i + 1 in d for d in per_part):
                     found = [d[i] if i in d else d[i + 1] for d in per_part]
-                    out.append(Hit(PARTIAL, any(h[1] for h in found), i, all(h[2] for h in found)))
+                    out.append(Hit(PARTIAL, any(h[1] for h in found), i, all(h[3] for h in found)))
                     break
         return out
 
