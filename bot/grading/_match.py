@@ -235,7 +235,7 @@ def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
 class ReplyIndex:
     """Reply-level lookups shared by all aliases of one grading call."""
 
-    __slots__ = ("_part_cache", "feats", "offsets", "sentences", "stems", "text", "units")
+    __slots__ = ("_part_cache", "_presents", "feats", "offsets", "sentences", "stems", "text", "units")
 
     def __init__(self, sentences: Sequence[Sentence]) -> None:
         self.sentences = sentences
@@ -254,9 +254,17 @@ class ReplyIndex:
             for w in set(s.stems):
                 stems.setdefault(w, []).append(i)
         self.stems = stems
+        self._presents: list[set[str]] | None = None
         chars = set(self.text)
         self.feats = chars.union(stems, *(s.bigrams for s in sentences))
         self.units = chars.union(*(s.words for s in sentences))
+
+    @property
+    def presents(self) -> list[set[str]]:
+        """`Sentence.present` of every sentence, gathered once for the CJK overlap and in-order scans."""
+        if self._presents is None:
+            self._presents = [s.present for s in self.sentences]
+        return self._presents
 
     def part_hits(self, part: Part) -> dict[int, Hit]:
         """Sentence index -> the best occurrence of `part` in that sentence."""
@@ -279,30 +287,30 @@ class ReplyIndex:
             if (fuzzy or in_order) and not any(not v[1] for v in out.values()):
                 need_feats = max(2, _PARTIAL_OVERLAP * len(part.feats))
                 need_units = 0.7 * len(part.unit_set)
-                for i, sent in enumerate(self.sentences):
-                    here = sent.present
+                for i, here in enumerate(self.presents):
                     if fuzzy and len(part.needed & here) >= need_feats:
-                        for strength, s, e in _match_cjk_fuzzy(part, sent):
+                        for strength, s, e in _match_cjk_fuzzy(part, self.sentences[i]):
                             self._add(out, part, i, strength, s, e)
                     if in_order and len(part.unit_set & here) >= need_units:
-                        for strength, s, e in _match_in_order(part, sent):
+                        for strength, s, e in _match_in_order(part, self.sentences[i]):
                             self._add(out, part, i, strength, s, e)
             return out
         n_content = len(part.content)
+        stems = self.stems
         if n_content == 1:
             # one content stem: its first occurrence in each sentence that has it is a strong match
             c = part.content[0]
-            for i in self.stems.get(c, ()):
+            for i in stems.get(c, ()):
                 j = self.sentences[i].stems.index(c)
                 self._add_words(out, part, i, STRONG, j, j)
             return out
-        present = part.needed & self.stems.keys()
+        present = part.needed & stems.keys()
         need = n_content if n_content < 3 else max(2, math.ceil(0.6 * n_content))
         if len(present) < need:
             return out
         counts: dict[int, int] = {}
         for stem_ in present:
-            for i in self.stems[stem_]:
+            for i in stems[stem_]:
                 counts[i] = counts.get(i, 0) + 1
         for i in sorted(counts):
             if counts[i] >= need:
