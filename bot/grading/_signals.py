@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.grading._lexicon import EN_FUNCTION_WORDS, ZH_FUNCTION
 from bot.grading._text import BLANK
@@ -44,24 +45,35 @@ _UNIT_RE = re.compile(
 )
 
 
+# A unit is a word or one CJK character; CJK characters sort at or after U+3400, words before it.
+_IS_CJK_UNIT = "\u3400".__le__
+
+
 def _counts(text: str) -> tuple[list[str], int, int]:
     """The units of a short piece of text, how many are CJK characters, and its function words."""
     units = _UNIT_RE.findall(text)
-    words = [x for x in units if x < "\u3400"]  # a unit is a word or one CJK character
-    cjk = len(units) - len(words)
+    # C-level `map` loops instead of a list comprehension; no CJK character is an English function word
+    cjk = sum(map(_IS_CJK_UNIT, units))
     found = len(_ZH_FUNCTION_RE.findall(text)) if cjk else 0
-    return units, cjk, (found + sum(map(_IS_FUNCTION_WORD, words))) if words else found
+    return units, cjk, found + sum(map(_IS_FUNCTION_WORD, units))
 
 
-def _is_formula(item: str, units: list[str]) -> bool:
-    """Symbols, numbers and formulas: 'q', 'd_k', '64', 'O(n·d)', '4·n·d²', 'd_ff = 4d'."""
-    return bool(_FORMULA.search(item)) or (len(units) <= 3 and all(_SYMBOL.fullmatch(x) for x in units))
+def _is_formula(item: str, units: list[str], symbols: bool = True) -> bool:
+    """Symbols, numbers and formulas: 'q', 'd_k', '64', 'O(n·d)', '4·n·d²', 'd_ff = 4d'.
+
+    `symbols` False says the enclosing sentence holds no formula character (saves a search per item).
+    """
+    return (symbols and _FORMULA.search(item) is not None) or (
+        len(units) <= 3 and all(map(_SYMBOL.fullmatch, units))
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class SentenceText:
+class SentenceText(NamedTuple):
     """A normalised sentence (spaces between CJK terms already turned into '、') with what the grader
-    already found in it: its unit count, CJK character count and Latin-script words."""
+    already found in it: its unit count, CJK character count and Latin-script words.
+
+    A named tuple: one is built per reply sentence, and a tuple is much cheaper to build than a frozen
+    dataclass."""
 
     text: str
     units: int
@@ -91,7 +103,7 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
     slow_units = fast_units = 0
     for st in sentences:
         sent = st.text
-        chunks = [c for c in _ITEM_SPLIT.split(sent) if c.strip()]
+        chunks = list(filter(str.strip, _ITEM_SPLIT.split(sent)))
         if prose and len(sent) >= 10 * len(chunks):
             # long clauses in a reply rich in function words: prose, no list analysis needed
             items += len(chunks)
@@ -101,6 +113,7 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
             continue
         s_units = s_items = s_bare = run = longest = 0
         s_keys: set[str] = set()
+        symbols = _FORMULA.search(sent) is not None  # items are substrings of the sentence
         for chunk in chunks:
             if len(chunk) > 8 and not _LATIN.search(chunk):
                 # more than four word equivalents of CJK text: an item, but never a bare one
@@ -123,7 +136,7 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
                 pieces = [(chunk, u, cjk, f)]
             for item, iu, ic, ifn in pieces:
                 ni = len(iu)
-                if _is_formula(item, iu):
+                if _is_formula(item, iu, symbols):
                     continue  # symbols and formulas (q, k, d_k, o(n·d), 4·n·d²) are not listed terms
                 w = ni - ic / 2
                 s_items += 1
@@ -134,7 +147,8 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
                     if len(pieces) == 1:
                         s_keys.add("".join(key.split()))
                     run += 1
-                    longest = max(longest, run)
+                    if run > longest:
+                        longest = run
                 else:
                     run = 0
                 seen.add(key)
