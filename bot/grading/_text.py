@@ -83,8 +83,12 @@ def strip_markdown(text: str) -> str:
 
 # -------------------------------------------------------------------------------------- sentences
 
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\u0085]")
-_SENT_SPLIT = re.compile(r"[。！？；!?;．｡\n]+|\.(?=\s|$)|……|…")
+# Both patterns open with one character class (lookarounds come after it), so the regex engine scans for
+# that class instead of trying every alternative at every position.  "\n" itself is left alone.
+_LINE_BREAKS = re.compile(r"[\r\u2028\u2029\u0085](?:(?<=\r)\n)?")
+# A run of sentence punctuation, or a '.' followed by a blank or the end.  (A run that ends where the next
+# one starts only leaves an empty piece between them, which is dropped.)
+_SENT_SPLIT = re.compile(r"[。！？；!?;．｡\n….](?:(?<=\.)(?=\s|$)|(?<!\.)[。！？；!?;．｡\n…]*)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -193,19 +197,34 @@ BLANK = "[ " + ODD_BLANKS + "]"
 _SPACES = re.compile(BLANK + "+")
 _CJK_SPACE = re.compile(rf"{BLANK}(?<=[{CJK}]{BLANK}){BLANK}*(?=[{CJK}])")
 _PACKED = rf"[{CJK},.:|()、]"
-_COMPACT = re.compile(rf"{BLANK}(?<={_PACKED}{BLANK}){BLANK}*|{BLANK}+(?={_PACKED})")
+# blanks after a packed character, or blanks before one; opens with the blank class for a fast scan
+_COMPACT = re.compile(rf"{BLANK}(?:(?<={_PACKED}{BLANK}){BLANK}*|{BLANK}*(?={_PACKED}))")
+# The characters NFKC changes that replies use most, with what NFKC makes of each.  Replacing them first
+# leaves most replies already in NFKC form, which `unicodedata.normalize` then only checks, instead of
+# normalising the whole text.  The result is the same: NFKC(c) has the same compatibility decomposition
+# as c, and NFKC depends only on the decomposition of the whole text.
+_NFKC_COMMON = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，：（）²")
 
 
 @cache
-def _traditional_chars() -> frozenset[str]:
-    return frozenset(chr(c) for c in t2s_table())
+def _traditional_re() -> re.Pattern[str]:
+    """Finds a character `t2s_table` may change.  One character class, scanned in C: much faster than
+    testing the text's characters against a set.  Characters outside the BMP (a few in the table, none
+    in most replies) are all let through, which keeps the class a fast lookup table."""
+    bmp = sorted(chr(c) for c in t2s_table() if c < 0x10000)
+    return re.compile("[" + "".join(map(re.escape, bmp)) + "\U00010000-\U0010ffff]")
 
 
 def normalize(text: str) -> str:
     """NFKC, case, traditional -> simplified, notation variants; spaces kept (see `compact`)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if not text.isascii() and not _traditional_chars().isdisjoint(text):
-        text = text.translate(t2s_table())
+    if not text.isascii():
+        for char, nfkc in _NFKC_COMMON:
+            text = text.replace(char, nfkc)
+        text = unicodedata.normalize("NFKC", text).lower()
+        if _traditional_re().search(text):
+            text = text.translate(t2s_table())
+    else:
+        text = text.lower()  # ASCII text is already in NFKC form
     if _APOS_OR_QUOTE.search(text):
         text = _QUOTES.sub(" ", _APOS.sub("'", text))
     found = set(_NOTATION_TRIGGER.findall(text))
