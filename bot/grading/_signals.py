@@ -10,8 +10,13 @@ from typing import NamedTuple
 from bot.grading._lexicon import EN_FUNCTION_WORDS, ZH_FUNCTION
 from bot.grading._text import BLANK
 
-# Sentences hold no line break, so blanks are spelled out (a faster scan than `\s`).
-_ITEM_SPLIT = re.compile(r"[,、/|:+·•()\[\]&*=]+|" + BLANK + r"+(?:-|and|or|with)" + BLANK + "+")
+# Sentences hold no line break, so blanks are spelled out (a faster scan than `\s`).  A run of
+# separators, or blanks around '-', 'and', 'or', 'with'; the pattern opens with one class (separators
+# and blanks) so that the regex engine scans for it instead of trying both alternatives everywhere.
+_SEPARATORS = r",、/|:+·•()\[\]&*="
+_ITEM_SPLIT = re.compile(
+    rf"[{_SEPARATORS}{BLANK[1:-1]}](?:(?<=[{_SEPARATORS}])[{_SEPARATORS}]*|(?<={BLANK}){BLANK}*(?:-|and|or|with){BLANK}+)"
+)
 _SPACES = re.compile(r"\s+")
 _LONG = 80  # word equivalents
 _IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__

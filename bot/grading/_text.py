@@ -256,8 +256,9 @@ def normalize_phrase(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------- words
 
-WORD_RE = re.compile(r"[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
-CJK_RUN_RE = re.compile(f"[{CJK}]+")
+# `[x][x]*` rather than `[x]+`: a pattern that opens with a plain class gets a fast scan for it
+WORD_RE = re.compile(r"[a-z0-9_\u00e0-\u024f\u03b1-\u03c9][a-z0-9_\u00e0-\u024f\u03b1-\u03c9]*(?:[\^'][a-z0-9]+)*")
+CJK_RUN_RE = re.compile(f"[{CJK}][{CJK}]*")
 CJK_CHAR_RE = re.compile(f"[{CJK}]")
 UNIT_RE = re.compile(rf"[{CJK}]|[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*")
 _BRITISH = re.compile(r"(?<=[a-z]{2}[lrmnt])is(?=(?:e|ed|es|ing|er|ers|ation|ations)$)")
