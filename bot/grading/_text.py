@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -52,31 +53,40 @@ def t2s_table() -> dict[int, str]:
 
 # ----------------------------------------------------------------------------------------- markdown
 
-_MD_RULES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
-    # (trigger, pattern, replacement): a rule runs only when its trigger occurs
-    (re.compile(r"```|~~~"), re.compile(r"^\s*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (keep content)
-    (re.compile(r"\]\("), re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # links and images
-    (re.compile(r"<[a-zA-Z/]"), re.compile(r"<[a-zA-Z/][^>\n]{0,80}>"), " "),  # html tags
-    (re.compile(r"^[ \t]*[#>]", re.MULTILINE), re.compile(r"^[ \t]*(?:#{1,6}|>+)[ \t]*", re.MULTILINE), ""),
+def _at_line_start(pattern: str) -> Callable[[str], bool]:
+    """Whether `pattern` occurs at the start of a line.  A MULTILINE `^` makes the regex engine try every
+    position; matching at the start and searching for a line break followed by the pattern is faster."""
+    at_start = re.compile(pattern).match
+    after_break = re.compile("\n" + pattern).search
+    return lambda text: at_start(text) is not None or after_break(text) is not None
+
+
+_MD_RULES: tuple[tuple[Callable[[str], object], re.Pattern[str], str], ...] = (
+    # (trigger, pattern, replacement): a rule runs only when its trigger finds something
+    # code fences (keep content)
+    (lambda t: "```" in t or "~~~" in t, re.compile(r"^\s*(?:```|~~~).*$", re.MULTILINE), ""),
+    (re.compile(r"\]\(").search, re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # links and images
+    (re.compile(r"<[a-zA-Z/]").search, re.compile(r"<[a-zA-Z/][^>\n]{0,80}>"), " "),  # html tags
+    (_at_line_start(r"[ \t]*[#>]"), re.compile(r"^[ \t]*(?:#{1,6}|>+)[ \t]*", re.MULTILINE), ""),
     (
-        re.compile(r"^[ \t]*(?:[-*+•·●▪◦(（\d一二三四五六七八九十])", re.MULTILINE),
+        _at_line_start(r"[ \t]*(?:[-*+•·●▪◦(（\d一二三四五六七八九十])"),
         re.compile(
             r"^[ \t]*(?:[-*+•·●▪◦]|\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])[ \t]*",
             re.MULTILINE,
         ),
         "",
     ),
-    (re.compile(r"[*_~`$]"), re.compile(r"\*\*|__|~~|`|\$"), ""),  # emphasis, inline code, tex math delimiters
-    (re.compile(r"\*"), re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])"), r"\1"),  # *italic*
+    (re.compile(r"[*_~`$]").search, re.compile(r"\*\*|__|~~|`|\$"), ""),  # emphasis, inline code, tex math delimiters
+    (re.compile(r"\*").search, re.compile(r"(?<![\w*])\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*(?![\w*])"), r"\1"),  # *italic*
     # table rules
-    (re.compile(r"---"), re.compile(r"^[ \t]*(?:\|?[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$", re.MULTILINE), ""),
+    (re.compile(r"---").search, re.compile(r"^[ \t]*(?:\|?[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$", re.MULTILINE), ""),
 )
 
 
 def strip_markdown(text: str) -> str:
     """Remove markdown and TeX decoration that carries no meaning for grading."""
     for trigger, pattern, repl in _MD_RULES:
-        if trigger.search(text):
+        if trigger(text):
             text = pattern.sub(repl, text)
     return text
 
