@@ -103,27 +103,47 @@ def _serve(conn: Connection, bank: Bank) -> None:
     sock = socket.socket(fileno=os.dup(conn.fileno()))
     conn.close()
     grader = Grader(bank)
-    incoming = sock.makefile("rb")
     sock.sendall(_frame(("ready", os.getpid())))
     extra: dict[str, Question] = {}  # questions from outside the bank, by id, as last sent
+    pending = bytearray()
     while True:
-        header = incoming.read(4)
-        if len(header) < 4:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
             return  # the bot closed its end (or exited)
-        # only the bot writes to this private socket pair
-        request_id, key, reply = pickle.loads(incoming.read(int.from_bytes(header, "big")))  # noqa: S301
-        try:
-            if isinstance(key, Question):
-                extra[key.id] = question = key
-            else:
-                found = bank.get(key) if isinstance(key, str) else extra.get(key[1])
-                if found is None:
-                    raise LookupError(f"unknown question {key!r}")
-                question = found
-            result: tuple[int, tuple[bool, object]] = (request_id, (True, grader.grade(question, reply)))
-        except Exception as exc:  # reported back; the bot grades that reply itself and sees the error
-            result = (request_id, (False, f"{type(exc).__name__}: {exc}"))
-        sock.sendall(_frame(result))
+        pending += chunk
+        # Grade every request that has fully arrived, then answer them in one write: one system call
+        # and one wakeup of the bot per batch rather than per reply.
+        results: list[bytes] = []
+        start = 0
+        while len(pending) - start >= 4:
+            size = int.from_bytes(pending[start : start + 4], "big")
+            if len(pending) - start - 4 < size:
+                break
+            # only the bot writes to this private socket pair
+            request = pickle.loads(pending[start + 4 : start + 4 + size])  # noqa: S301
+            start += 4 + size
+            results.append(_frame(_answer(grader, bank, extra, request)))
+        del pending[:start]
+        if results:
+            sock.sendall(b"".join(results))
+
+
+def _answer(
+    grader: Grader, bank: Bank, extra: dict[str, Question], request: tuple[int, QuestionKey, str]
+) -> tuple[int, tuple[bool, object]]:
+    """The worker's answer to one request: (request id, (True, grade)) or (request id, (False, error))."""
+    request_id, key, reply = request
+    try:
+        if isinstance(key, Question):
+            extra[key.id] = question = key
+        else:
+            found = bank.get(key) if isinstance(key, str) else extra.get(key[1])
+            if found is None:
+                raise LookupError(f"unknown question {key!r}")
+            question = found
+        return request_id, (True, grader.grade(question, reply))
+    except Exception as exc:  # reported back; the bot grades that reply itself and sees the error
+        return request_id, (False, f"{type(exc).__name__}: {exc}")
 
 
 class _Worker:
