@@ -79,13 +79,14 @@ class CpuSplit:
         self._workers = tuple(grading.pids) if isinstance(grading, WorkerGrading) else ()
 
         async def counted(question: Question, reply: str) -> Grade:
+            self.grades += 1
+            if self._workers:  # their CPU time is read from /proc at the end
+                return await original(question, reply)
             begin = time.thread_time()
             try:
                 return await original(question, reply)
-            finally:
-                self.grades += 1
-                if not self._workers:  # on the loop the call never suspends: this is grading alone
-                    self.grading += time.thread_time() - begin
+            finally:  # on the loop the call never suspends: this is grading alone
+                self.grading += time.thread_time() - begin
 
         self._original = original
         grading.grade = counted  # type: ignore[method-assign]
