@@ -67,6 +67,20 @@ async def test_workers_grade_like_the_event_loop(
     assert many == [grader.grade(q, text) for text in REPLIES * 5]
 
 
+async def test_worker_reads_requests_split_across_reads(workers: WorkerGrading, bank: Bank) -> None:
+    """Requests far larger than one read of the socket (a pasted essay) arrive in pieces, between small
+    ones sent in the same write; the worker puts each back together and every reply gets its own grade,
+    in order, the same as on the event loop."""
+    grader = grader_for(bank)
+    q = bank.questions["1.4"]
+    huge = [REPLIES[0] * 4000, "x" * 300_000 + REPLIES[1], REPLIES[1] * 3000]  # about 150-300 KB each
+    texts = [REPLIES[0], huge[0], REPLIES[2], huge[1], huge[2], REPLIES[1]]
+    graded = await asyncio.gather(*(workers.grade(q, text) for text in texts))
+    assert graded == [grader.grade(q, text) for text in texts]
+    assert all("too_long" in g.flags for g in graded[1:2] + graded[3:5])
+    assert workers.pids  # no request broke the worker
+
+
 async def test_dead_worker_falls_back_to_the_event_loop(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:
     """A worker killed by the system costs no reply its grade: grading goes on on the event loop."""
     grading = WorkerGrading(bank, partial(grader_for, bank), workers=1)
