@@ -17,7 +17,6 @@ _SEPARATORS = r",、/|:+·•()\[\]&*="
 _ITEM_SPLIT = re.compile(
     rf"[{_SEPARATORS}{BLANK[1:-1]}](?:(?<=[{_SEPARATORS}])[{_SEPARATORS}]*|(?<={BLANK}){BLANK}*(?:-|and|or|with){BLANK}+)"
 )
-_SPACES = re.compile(r"\s+")
 _LONG = 80  # word equivalents
 _IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__
 _LATIN = re.compile(r"[a-z0-9]")
