@@ -41,13 +41,20 @@ class SystemClock:
         if wake is None:
             await asyncio.sleep(delay)
             return False
-        # asyncio.timeout, not wait_for: on 3.11 a wait_for being cancelled can hang until its timeout.
-        try:
-            async with asyncio.timeout(delay):
-                await wake.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_event(wake, delay)
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for `event` at most `seconds`; True if it was set in time.
+
+    asyncio.timeout, not wait_for: on 3.11 a wait_for being cancelled can hang until its timeout.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 @dataclass(order=True)
@@ -189,4 +196,6 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-__all__ = ["Clock", "FakeClock", "SettleTimeout", "SystemClock", "from_iso", "timedelta", "to_iso", "utc"]
+__all__ = [
+    "Clock", "FakeClock", "SettleTimeout", "SystemClock", "from_iso", "timedelta", "to_iso", "utc", "wait_event",
+]

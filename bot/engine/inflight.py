@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bot.clock import wait_event
+
 
 class InFlight:
     """Counts work in progress per key; `settled` waits until a key has none."""
@@ -39,10 +41,4 @@ class InFlight:
         (a bound against a stuck worker, not a schedule: the caller goes on either way)."""
         if key not in self._counts:
             return True
-        idle = self._idle.setdefault(key, asyncio.Event())
-        try:
-            async with asyncio.timeout(limit):
-                await idle.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_event(self._idle.setdefault(key, asyncio.Event()), limit)

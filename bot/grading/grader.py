@@ -246,7 +246,7 @@ class Grader:
         sents = []
         for s in _sentences_of(text):
             masked, _ = mask_copied(s, UNIT_RE.findall(s), grams)
-            sents.append(Sentence(s, masked, self._canon.lookup))
+            sents.append(Sentence(s, masked, self._stem_of))
         return tfidf_features(sents, _STOP)
 
     def _prepare_question(self, q: Question, row: int) -> _QuestionData:
@@ -256,7 +256,7 @@ class Grader:
         owner: list[tuple[int, int]] = []
         pool: dict[tuple[str, bool], Part] = {}
         for k, kp in enumerate(q.key_points):
-            point = [Sentence(s, s, self._canon.lookup) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
+            point = [Sentence(s, s, self._stem_of) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
             compiled = (compile_alias(x, self._canon, point) for x in kp.aliases)
             aliases = intern_parts([a for a in compiled if a is not None], pool)
             kps.append((kp, aliases))
