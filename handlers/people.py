@@ -18,4 +18,5 @@ async def forget_me(ctx: Context, cmd: Command) -> list[Outgoing]:
     if user is None:
         return [Outgoing(PRIVATE, Notice("forget.nothing", ctx.lang))]
     counts = await PersonData(ctx.app.store).forget(user.id)
+    ctx.app.drills.drop_state(user.id)  # the id may be given to the next new person
     return [Outgoing(PRIVATE, Notice("forget.done", ctx.lang, {"answers": counts.get("answers", 0)}))]

@@ -405,3 +405,60 @@ async def test_a_step_on_an_item_no_longer_asked_writes_nothing(app: App) -> Non
     items = await app.store.drill_items(1)
     assert [i.state for i in items] == ["skipped", "pending"]
     assert await app.store.timers_for(DrillService.KIND_DEADLINE, second.id) == []
+
+
+async def test_state_kept_between_answers_is_what_the_rows_say(app: App, clock: FakeClock, bank: Bank) -> None:
+    """The drill state kept in memory for the next `done` equals what the database would give, after
+    every kind of step: parts, a probe, skip, a timeout with and without parts, a pause and its resume,
+    and a question that already has a review card.  Other paths drop it."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    for _ in range(6):  # a first drill, so that its questions have review cards later
+        if messenger(app).sent[-1].reply.kind != "question":
+            break
+        await say(router, "不太清楚。")
+        await say(router, "done")
+    person = await app.store.find_user("test", "alice")
+    assert person is not None
+    checked = 0
+
+    async def check() -> None:
+        nonlocal checked
+        kept = app.drills.kept_state(person.id)
+        if kept is not None:
+            assert kept == await app.store.drill_state(person.id)
+            checked += 1
+
+    await clock.advance(timedelta(days=60))  # both reviewed questions are due, so the next drill asks them first
+    await router.handle(dm("drill 5 --minutes 3"))
+    await check()
+    state = app.drills.kept_state(person.id)
+    assert state is not None and state.card is not None  # a question that was reviewed before
+    await say(router, "不太清楚，")
+    await check()
+    await say(router, "大概和训练有关吧。")
+    await check()
+    await say(router, "done")  # a thin answer: a probe
+    await check()
+    state = app.drills.kept_state(person.id)
+    assert state is not None and state.current is not None and state.current.parent_item_id is not None
+    await say(router, answer_for(bank, current_qid(app)))
+    await say(router, "done")
+    await check()
+    await say(router, "skip")
+    await check()
+    await say(router, "部分想法")
+    await clock.advance(timedelta(minutes=3, seconds=1))  # time runs out on a part: it is the answer
+    await check()
+    while messenger(app).sent[-1].reply.kind == "question" and "追问" in (messenger(app).sent[-1].reply.title or ""):
+        await say(router, "skip")
+        await check()
+    await clock.advance(timedelta(minutes=7))  # two questions unanswered: paused, nothing kept
+    assert app.drills.kept_state(person.id) is None
+    await say(router, "回来了")
+    await check()
+    assert app.drills.kept_state(person.id) is not None
+    assert checked >= 9
+    await router.handle(dm("drill stop"))
+    assert app.drills.kept_state(person.id) is None
+    assert await app.store.drill_state(person.id) is None

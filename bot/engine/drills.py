@@ -1,9 +1,11 @@
 """One-on-one drills: questions one after another, probes for missed key points, a report, reviews.
 
 A drill is rows: the drill, its items (questions and probes, ordered by `position`)
-and the answer parts a person sent for each item.  Every step is a transaction, and
-the only in-memory state is a per-person lock that keeps one person's messages in
-order, so a restart loses nothing and resumes from the rows and timers.
+and the answer parts a person sent for each item.  Every step is a transaction, so a
+restart loses nothing and resumes from the rows and timers.  In memory there is a
+per-person lock that keeps one person's messages in order and, under that lock, a copy
+of the state the next `done` needs (see `_kept`): rebuilding it from the rows on every
+answer cost more database time than storing the answer.
 
 Scoring of a question with probes: the question's result is the first answer's
 score plus half of what the probes recover: s0 + 0.5 · (100 − s0) · mean(probe)/100.
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 DONE_WORDS = frozenset({"done", "好了", "完成", "提交", "submit"})
 MAX_REPLY_CHARS = 4000
 IMPORTANT_WEIGHT = 2.0
+KEPT_STATES = 50_000  # people whose drill state is kept in memory between answers
 
 
 class DrillError(NoticeError):
@@ -158,6 +161,11 @@ class DrillService:
         self._idle = idle
         self._max_probes = max_probes
         self._locks: dict[int, asyncio.Lock] = {}
+        # user id -> the active drill's state as `Store.drill_state` would read it now.  Only answers,
+        # submissions and the steps they take keep an entry up to date; every other path that holds
+        # the person's lock drops it first, so a stale copy is never used.  Bounded: a dropped entry
+        # only means one read.
+        self._kept: dict[int, DrillState] = {}
         # Built probes by (question id, key point id): the same object every time, so the grader finds
         # its prepared data by identity instead of comparing whole questions field by field.
         self._probes: dict[tuple[str, str], Question] = {}
@@ -168,6 +176,27 @@ class DrillService:
 
     def _lock(self, user_id: int) -> asyncio.Lock:
         return self._locks.setdefault(user_id, asyncio.Lock())
+
+    def _keep(self, state: DrillState) -> None:
+        """Remember a person's drill state after a step (under their lock)."""
+        kept = self._kept
+        kept.pop(state.drill.user_id, None)
+        kept[state.drill.user_id] = state
+        if len(kept) > KEPT_STATES:
+            kept.pop(next(iter(kept)))
+
+    def drop_state(self, user_id: int) -> None:
+        """Forget the copy of a person's drill state (their rows are about to change another way)."""
+        self._kept.pop(user_id, None)
+
+    def kept_state(self, user_id: int) -> DrillState | None:
+        """The copy the next submission would use, if any (for tests that check it against the rows)."""
+        return self._kept.get(user_id)
+
+    async def _state(self, user_id: int) -> DrillState | None:
+        """The person's drill state: the copy kept by the last step, else read from the rows."""
+        kept = self._kept.pop(user_id, None)
+        return kept if kept is not None else await self._store.drill_state(user_id)
 
     async def _user(self, user: UserRef) -> UserRow:
         return await self._store.ensure_user(user.platform, user.user_id, user.display_name, self._clock.now())
@@ -235,6 +264,7 @@ class DrillService:
         """Start a drill; in a channel, say so there and continue in the person's DM."""
         row = await self._user(user)
         async with self._lock(row.id):
+            self.drop_state(row.id)
             active = await self._store.active_drill(row.id)
             if active is not None:
                 status = await self._status(active)
@@ -320,11 +350,15 @@ class DrillService:
         minutes = minutes or drill.minutes
         deadline = now + timedelta(minutes=minutes)
         # The item and its deadline timer in one transaction (see Store.drill_step).
-        await self._store.drill_step(
+        step = await self._store.drill_step(
             ask=ItemAsk(now, deadline, self.KIND_DEADLINE, item_id=item.id, rearm=rearm)
         )
         self._timers.poke(deadline)
         items = items if items is not None else await self._store.drill_items(drill.id)
+        if step is not None and step.asked is not None and not rearm:
+            # a question asked afresh: nothing has been said for it yet
+            asked = step.asked
+            self._keep(DrillState(drill, tuple(asked if i.id == asked.id else i for i in items), asked, {}, step.card))
         return [self._question_event(drill, item, items, deadline, minutes, user)]
 
     def _question_event(
@@ -368,8 +402,18 @@ class DrillService:
             if found is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
             drill, item = found
+            kept = self._kept.get(row.id)
+            if kept is not None:
+                current = kept.current
+                if item is not None and current is not None and current.id == item.id and kept.drill.id == drill.id:
+                    parts = [*kept.texts.get(item.id, ()), text]
+                    self._kept[row.id] = replace(kept, texts={**kept.texts, item.id: parts})
+                else:
+                    del self._kept[row.id]
             if item is None:  # paused after unanswered questions: any message brings it back
-                await self._store.autocommit(self._store.touch_drill, drill.id, self._clock.now())
+                now = self._clock.now()
+                await self._store.autocommit(self._store.touch_drill, drill.id, now)
+                drill = replace(drill, last_activity_at=now)
                 return [
                     Outgoing(self._home(drill, self._user_ref(row)), Notice("drill.resumed", drill.lang)),
                     *await self._ask_next(drill, self._user_ref(row)),
@@ -380,7 +424,7 @@ class DrillService:
         """Grade what the person wrote for the current item and move on."""
         row = await self._user(user)
         async with self._lock(row.id):
-            state = await self._store.drill_state(row.id)
+            state = await self._state(row.id)
             if state is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
             if state.current is None:
@@ -424,6 +468,7 @@ class DrillService:
         if rating not in RATING_NAMES:
             raise DrillError(Notice("console.rate_invalid", row.lang or "zh"))
         async with self._lock(row.id):
+            self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
@@ -442,7 +487,7 @@ class DrillService:
         """Skip the current item; recorded as skipped."""
         row = await self._user(user)
         async with self._lock(row.id):
-            state = await self._store.drill_state(row.id)
+            state = await self._state(row.id)
             if state is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
             drill, item = state.drill, state.current
@@ -467,6 +512,13 @@ class DrillService:
         left unanswered counts as 0 towards its question's score.
         """
         drill, now = state.drill, close.now
+        if close.touch_drill_id is not None:
+            drill = replace(drill, last_activity_at=now)
+        # the item exactly as the close stores it, so that the state kept below matches the rows
+        item = replace(
+            item, state=close.state, answered_at=now, late=close.late, score=close.score, self_rating=None,
+            grade=close.grade,
+        )
         items = [item if i.id == item.id else i for i in state.items]
         root_id = item.parent_item_id or item.id
         root = next(i for i in items if i.id == root_id)
@@ -481,6 +533,9 @@ class DrillService:
                 if asked is None or asked.asked is None:
                     return None
                 self._timers.poke(deadline)
+                # the probe joins its question's family: what was said for it so far still counts
+                family = tuple(sorted([*items, asked.asked], key=lambda i: i.position))
+                self._keep(DrillState(drill, family, asked.asked, state.texts, state.card))
                 return [self._question_event(drill, asked.asked, [*items, asked.asked], deadline, drill.minutes, user)]
         card: CardSave | None = None
         if drill.grading == "auto" or root.state != "answered":
@@ -504,6 +559,9 @@ class DrillService:
         if asked is None:
             return None
         self._timers.poke(deadline)
+        if asked.asked is not None:
+            now_items = tuple(asked.asked if i.id == following.id else i for i in items)
+            self._keep(DrillState(drill, now_items, asked.asked, {}, asked.card))
         return [self._question_event(drill, following, items, deadline, drill.minutes, user)]
 
     def _review(self, state: DrillState, root: DrillItemRow, score: int | None, now: datetime) -> CardSave:
@@ -582,7 +640,7 @@ class DrillService:
         assert user_row is not None
         user = self._user_ref(user_row)
         async with self._lock(user_row.id):
-            state = await self._store.drill_state(user_row.id)
+            state = await self._state(user_row.id)
             if state is None or state.current is None or state.current.id != timer.ref_id:
                 return
             drill, item = state.drill, state.current
@@ -626,6 +684,7 @@ class DrillService:
         user_row = await self._store.get_user(drill.user_id)
         assert user_row is not None
         async with self._lock(user_row.id):
+            self.drop_state(user_row.id)
             out = [Outgoing(dm(self._user_ref(user_row)), Notice("drill.expired", drill.lang))]
             out.extend(await self._finish(drill, "expired", "expired"))
         await self._notify(out)
@@ -636,6 +695,7 @@ class DrillService:
         """End the drill now with a partial report."""
         row = await self._user(user)
         async with self._lock(row.id):
+            self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
                 raise DrillError(Notice("drill.none_active", row.lang or "zh"))
@@ -662,6 +722,7 @@ class DrillService:
         """Drop a drill whose first question could not be delivered: nothing was asked, so no report."""
         row = await self._user(user)
         async with self._lock(row.id):
+            self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is not None:
                 await self._store.delete_drill(drill.id)
@@ -759,6 +820,7 @@ class DrillService:
         """Re-ask the current item of an unfinished drill with a fresh time limit (terminal --resume)."""
         row = await self._user(user)
         async with self._lock(row.id):
+            self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
                 raise DrillError(Notice("console.no_resume", row.lang or "zh"))

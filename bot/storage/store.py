@@ -226,6 +226,8 @@ class DrillEnd:
 class StepResult:
     asked: DrillItemRow | None  # the item asked, as stored
     ended: bool  # the drill was ended by this step (False: it was not active any more)
+    # when a question (not a probe) was asked: the person's review card for it, as in DrillState.card
+    card: tuple[str, datetime] | None = None
 
 
 class _NothingToClose(Exception):
@@ -282,6 +284,10 @@ _ADD_ANSWER_SQL = (
     "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
 _GET_CARD_SQL = "SELECT card_json, due_at FROM review_cards WHERE user_id = ? AND question_id = ?"
+_GET_DRILL_CARD_SQL = (
+    "SELECT card_json, due_at FROM review_cards WHERE user_id = (SELECT user_id FROM drills WHERE id = ?) "
+    "AND question_id = ?"
+)
 _SAVE_CARD_SQL = (
     "INSERT INTO review_cards (user_id, question_id, card_json, due_at, last_review_at, last_score, reviews) "
     "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id, question_id) DO UPDATE SET "
@@ -771,14 +777,18 @@ class Store:
                     ),
                 )
             asked: DrillItemRow | None = None
+            asked_card: tuple[str, datetime] | None = None
             if ask is not None:
                 asked = _ask_item(raw, ask)
+                if asked.parent_item_id is None:
+                    found = raw.execute(_GET_DRILL_CARD_SQL, (asked.drill_id, asked.question_id)).fetchone()
+                    asked_card = (found[0], from_iso(found[1])) if found else None
             ended = False
             if end is not None:
                 ended = raw.execute(_FINISH_DRILL_SQL, (end.state, to_iso(end.now), end.drill_id)).rowcount == 1
                 if ended:
                     raw.execute(_CANCEL_TIMERS_SQL, (end.idle_timer_kind, end.drill_id))
-            return StepResult(asked, ended)
+            return StepResult(asked, ended, asked_card)
 
         try:
             return await self.db.run_transaction(work)
