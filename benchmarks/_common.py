@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import sys
@@ -154,6 +153,3 @@ def scale_arguments(doc: str, first: tuple[str, int], second: tuple[str, int]) -
     )
     return parser.parse_args()
 
-
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]

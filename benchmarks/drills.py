@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile, scale_arguments
+from bot import loop as event_loop
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -102,7 +103,7 @@ async def main(drills: int = 10_000, answers_each: int = 2, grading_workers: int
     await app.close()
     print(
         f"setup: {drills} drills started in {setup:.1f} s ({active} still active after answering); "
-        f"grading workers: {workers}"
+        f"grading workers: {workers}; event loop: {event_loop.name()}"
     )
     print(f"answers: {total} in {elapsed:.1f} s -> {total / elapsed:,.0f} answers/s sustained (target >= 1,000)")
     print(
@@ -123,4 +124,4 @@ async def main(drills: int = 10_000, answers_each: int = 2, grading_workers: int
 
 if __name__ == "__main__":
     options = scale_arguments(__doc__ or "", ("drills", 10_000), ("answers_each", 2))
-    asyncio.run(main(options.drills, options.answers_each, options.grading_workers))
+    event_loop.run(main(options.drills, options.answers_each, options.grading_workers))

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import CpuSplit, bare_insert_commit, percentile, scale_arguments
+from bot import loop as event_loop
 from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -77,7 +78,10 @@ async def main(channels: int = 1000, repliers: int = 20, grading_workers: int = 
     per_reply = elapsed / total
     baseline = await bare_insert_commit(tmp / "bare.sqlite3", 5000, REPLIES[0])
     await app.close()
-    print(f"setup: {channels} rounds opened in {setup:.2f} s; grading workers: {grading_workers}")
+    print(
+        f"setup: {channels} rounds opened in {setup:.2f} s; grading workers: {grading_workers}; "
+        f"event loop: {event_loop.name()}"
+    )
     print(f"replies: {total} in {elapsed:.2f} s -> {total / elapsed:,.0f} replies/s (target >= 1,000)")
     print(
         f"handling latency per reply (8 in flight): p50 {percentile(latencies, 50) * 1000:.1f} ms, "
@@ -92,4 +96,4 @@ async def main(channels: int = 1000, repliers: int = 20, grading_workers: int = 
 
 if __name__ == "__main__":
     options = scale_arguments(__doc__ or "", ("channels", 1000), ("repliers", 20))
-    asyncio.run(main(options.channels, options.repliers, options.grading_workers))
+    event_loop.run(main(options.channels, options.repliers, options.grading_workers))

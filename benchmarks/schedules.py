@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot import loop as event_loop
 from bot.app import build_app
 from bot.clock import SystemClock
 from bot.config import Settings
@@ -171,8 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     args = parser.parse_args()
-    asyncio.run(run(args.schedules))
-    asyncio.run(floor(args.schedules))
+    event_loop.run(run(args.schedules))
+    event_loop.run(floor(args.schedules))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ unwritable database path) print one line and exit with code 2 or 1, never a trac
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import logging
@@ -17,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from bot import loop as event_loop
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 from bot.storage.db import StorageError
@@ -261,7 +261,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
             await app.close()
 
     try:
-        return asyncio.run(go())
+        return event_loop.run(go())
     except KeyboardInterrupt:
         from bot.i18n import t
 
@@ -317,7 +317,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await app.close()
 
-    return asyncio.run(go())
+    return event_loop.run(go())
 
 
 def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
@@ -340,7 +340,7 @@ def cmd_bank(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage import maintenance
 
-    return asyncio.run(maintenance.run(args.db_command, settings.db_path, getattr(args, "path", None), sys.stdout))
+    return event_loop.run(maintenance.run(args.db_command, settings.db_path, getattr(args, "path", None), sys.stdout))
 
 
 _BUILTIN: dict[str, Handler] = {

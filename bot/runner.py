@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import loop as event_loop
 from bot.app import App, build_app
 from bot.cli import subcommand
 from bot.config import Settings
@@ -173,7 +174,7 @@ def _add_parser(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(admin_port=args.admin_port, admin_host=args.admin_host)
     try:
-        return asyncio.run(run(settings, announce=lambda text: print(text, flush=True)))
+        return event_loop.run(run(settings, announce=lambda text: print(text, flush=True)))
     except KeyboardInterrupt:
         return 0
 

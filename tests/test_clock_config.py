@@ -58,3 +58,22 @@ def test_secrets_are_not_in_repr() -> None:
     """Tokens never show in a repr (and so not in logs that print settings)."""
     s = Settings(discord_token="secret-token-value", slack_bot_token="xoxb-123456789")
     assert "secret-token-value" not in repr(s) and "xoxb" not in repr(s)
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
+    """`bot.loop.run` runs a coroutine to its result on uvloop when uvloop is importable (every platform
+    the package installs it on), else on asyncio's own loop; `name()` says which."""
+    import asyncio
+    import importlib.util
+
+    from bot import loop
+
+    async def which() -> str:
+        await asyncio.sleep(0)
+        return type(asyncio.get_running_loop()).__module__
+
+    module = loop.run(which())
+    if importlib.util.find_spec("uvloop") is not None:
+        assert module.startswith("uvloop") and loop.name() == "uvloop"
+    else:
+        assert module.startswith("asyncio") and loop.name() == "asyncio"

@@ -7,9 +7,9 @@ imports nothing heavy; `bot.platforms.discord.service` does the work.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
+from bot import loop as event_loop
 from bot.cli import subcommand
 from bot.config import Settings
 
@@ -39,5 +39,5 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     if args.guild is not None and not args.sync:
         raise UsageError("--guild goes with --sync")
     if args.sync:
-        return asyncio.run(service.sync(settings, guild_id=args.guild))
-    return asyncio.run(service.serve(settings))
+        return event_loop.run(service.sync(settings, guild_id=args.guild))
+    return event_loop.run(service.serve(settings))

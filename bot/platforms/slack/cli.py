@@ -7,9 +7,9 @@ it imports nothing heavy; `bot.platforms.slack.service` does the work.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
+from bot import loop as event_loop
 from bot.cli import subcommand
 from bot.config import Settings
 
@@ -41,4 +41,4 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     """Entry point of `interview-bot slack`."""
     from bot.platforms.slack.service import RunOptions, run
 
-    return asyncio.run(run(settings, RunOptions(http=args.http, host=args.host, port=args.port)))
+    return event_loop.run(run(settings, RunOptions(http=args.http, host=args.host, port=args.port)))
