@@ -462,3 +462,29 @@ async def test_state_kept_between_answers_is_what_the_rows_say(app: App, clock: 
     await router.handle(dm("drill stop"))
     assert app.drills.kept_state(person.id) is None
     assert await app.store.drill_state(person.id) is None
+
+
+async def test_answer_parts_with_a_state_kept(app: App) -> None:
+    """With the asked item known in memory a part is one conditional insert: a platform's retry of the
+    same event is stored once (and kept once), and an item closed behind the engine's back (another
+    writer) gets nothing: the part takes the path that reads the rows."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    person = await app.store.find_user("test", "alice")
+    assert person is not None
+    kept = app.drills.kept_state(person.id)
+    assert kept is not None and kept.current is not None
+    first = kept.current
+    for _ in range(2):
+        await router.message(replace(dm("", "alice"), text="注意力的缩放", via="message", event_id="E1"))
+    assert [p.text for p in await app.store.item_answers(first.id)] == ["注意力的缩放"]
+    assert app.drills.kept_state(person.id) == await app.store.drill_state(person.id)
+
+    now = app.clock.now()
+    assert await app.store.drill_step(close=ItemClose(first.id, "skipped", now, DrillService.KIND_DEADLINE))
+    await say(router, "another writer closed the item")
+    assert [p.text for p in await app.store.item_answers(first.id)] == ["注意力的缩放"]
+    assert messenger(app).sent[-1].reply.kind == "question"  # the drill goes on with the next question
+    items = await app.store.drill_items(1)
+    assert [i.state for i in items] == ["skipped", "asked"]
+    assert app.drills.kept_state(person.id) == await app.store.drill_state(person.id)

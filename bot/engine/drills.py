@@ -396,20 +396,25 @@ class DrillService:
                     raise DrillError(Notice("error.too_long", found[0].lang, limits, True))
                 raise DrillError(Notice("error.empty_reply", found[0].lang, error=True))
             # Stored (and committed) before this returns, so nothing acknowledged can be lost.
-            found = await self._store.add_drill_answer(
-                user_id=row.id, text=text, now=self._clock.now(), event_id=event_id
-            )
+            now = self._clock.now()
+            kept = self._kept.get(row.id)
+            if kept is not None and kept.current is not None:
+                # the item being asked is known: store the part for it if it is still asked
+                asked = kept.current
+                late = bool(asked.deadline_at and now > asked.deadline_at)
+                stored = await self._store.add_answer_part(
+                    item_id=asked.id, user_id=row.id, text=text, now=now, late=late, event_id=event_id
+                )
+                if stored is not None:
+                    if stored:  # not a platform's retry of a message stored before
+                        texts = {**kept.texts, asked.id: [*kept.texts.get(asked.id, ()), text]}
+                        self._kept[row.id] = DrillState(kept.drill, kept.items, asked, texts, kept.card)
+                    return []
+            self._kept.pop(row.id, None)
+            found = await self._store.add_drill_answer(user_id=row.id, text=text, now=now, event_id=event_id)
             if found is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
             drill, item = found
-            kept = self._kept.get(row.id)
-            if kept is not None:
-                current = kept.current
-                if item is not None and current is not None and current.id == item.id and kept.drill.id == drill.id:
-                    texts = {**kept.texts, item.id: [*kept.texts.get(item.id, ()), text]}
-                    self._kept[row.id] = DrillState(kept.drill, kept.items, kept.current, texts, kept.card)
-                else:
-                    del self._kept[row.id]
             if item is None:  # paused after unanswered questions: any message brings it back
                 now = self._clock.now()
                 await self._store.autocommit(self._store.touch_drill, drill.id, now)

@@ -283,6 +283,11 @@ _ADD_ANSWER_SQL = (
     "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
     "event_id, score, grade_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
+_ADD_PART_IF_ASKED_SQL = (
+    "INSERT INTO answers (round_id, drill_item_id, user_id, text, submitted_at, late, practice, visible, "
+    "event_id, score, grade_json) SELECT NULL, ?, ?, ?, ?, ?, 0, 0, ?, NULL, NULL "
+    "WHERE EXISTS (SELECT 1 FROM drill_items WHERE id = ? AND state = 'asked') ON CONFLICT (event_id) DO NOTHING"
+)
 _GET_CARD_SQL = "SELECT card_json, due_at FROM review_cards WHERE user_id = ? AND question_id = ?"
 _GET_DRILL_CARD_SQL = (
     "SELECT card_json, due_at FROM review_cards WHERE user_id = (SELECT user_id FROM drills WHERE id = ?) "
@@ -689,6 +694,22 @@ class Store:
                 _ADD_ANSWER_SQL, (None, item.id, user_id, text, to_iso(now), int(late), 0, 0, event_id, None, None)
             )
             return found
+
+        return await self.db.run_transaction(work)
+
+    async def add_answer_part(
+        self, *, item_id: int, user_id: int, text: str, now: datetime, late: bool, event_id: str | None
+    ) -> bool | None:
+        """Store one answer part for a drill item the caller knows is being asked: one statement that
+        inserts only while the item is still asked.  True when stored, False when the same event was
+        stored before (a platform's retry), None when the item is no longer asked (nothing stored)."""
+
+        def work(raw: sqlite3.Connection) -> bool | None:
+            params = (item_id, user_id, text, to_iso(now), int(late), event_id, item_id)
+            if raw.execute(_ADD_PART_IF_ASKED_SQL, params).rowcount == 1:
+                return True
+            asked = raw.execute("SELECT 1 FROM drill_items WHERE id = ? AND state = 'asked'", (item_id,)).fetchone()
+            return False if asked else None
 
         return await self.db.run_transaction(work)
 
