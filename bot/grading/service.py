@@ -111,9 +111,9 @@ def _serve(conn: Connection, bank: Bank) -> None:
         if not chunk:
             return  # the bot closed its end (or exited)
         pending += chunk
-        # Grade every request that has fully arrived, then answer them in one write: one system call
-        # and one wakeup of the bot per batch rather than per reply.
-        results: list[bytes] = []
+        # Answer each request as soon as it is graded.  Answering a whole batch in one write saved
+        # system calls but held the first grades back until the last was done: the bot then sat idle,
+        # and got a burst of work at once (drills benchmark: 855-936 answers/s, against 1,005-1,134).
         start = 0
         while len(pending) - start >= 4:
             size = int.from_bytes(pending[start : start + 4], "big")
@@ -122,10 +122,8 @@ def _serve(conn: Connection, bank: Bank) -> None:
             # only the bot writes to this private socket pair
             request = pickle.loads(pending[start + 4 : start + 4 + size])  # noqa: S301
             start += 4 + size
-            results.append(_frame(_answer(grader, bank, extra, request)))
+            sock.sendall(_frame(_answer(grader, bank, extra, request)))
         del pending[:start]
-        if results:
-            sock.sendall(b"".join(results))
 
 
 def _answer(
