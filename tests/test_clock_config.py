@@ -62,8 +62,10 @@ def test_secrets_are_not_in_repr() -> None:
 
 def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
     """`bot.loop.run` runs a coroutine to its result on uvloop when uvloop is importable (every platform
-    the package installs it on), else on asyncio's own loop; `name()` says which."""
+    the package installs it on), else on asyncio's own loop; `name()` says which.  It also sets the
+    garbage collector's thresholds."""
     import asyncio
+    import gc
     import importlib.util
 
     from bot import loop
@@ -72,7 +74,12 @@ def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
         await asyncio.sleep(0)
         return type(asyncio.get_running_loop()).__module__
 
-    module = loop.run(which())
+    before = gc.get_threshold()
+    try:
+        module = loop.run(which())
+        assert gc.get_threshold() == loop.GC_THRESHOLDS  # tuned for a long-lived server
+    finally:
+        gc.set_threshold(*before)
     if importlib.util.find_spec("uvloop") is not None:
         assert module.startswith("uvloop") and loop.name() == "uvloop"
     else:
