@@ -488,3 +488,27 @@ async def test_answer_parts_with_a_state_kept(app: App) -> None:
     items = await app.store.drill_items(1)
     assert [i.state for i in items] == ["skipped", "asked"]
     assert app.drills.kept_state(person.id) == await app.store.drill_state(person.id)
+
+
+async def test_kept_states_are_bounded_and_an_evicted_one_is_read_again(
+    app: App, bank: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the most recently stepped people keep their state in memory; someone whose copy was dropped
+    to make room answers as ever (the state is read from the rows)."""
+    import bot.engine.drills as drills_module
+
+    monkeypatch.setattr(drills_module, "KEPT_STATES", 2)
+    router = Router(app)
+    for who in ("alice", "bob", "carol"):
+        await router.handle(dm("drill 1", who))
+    ids = {}
+    for who in ("alice", "bob", "carol"):
+        found = await app.store.find_user("test", who)
+        assert found is not None
+        ids[who] = found.id
+    assert app.drills.kept_state(ids["alice"]) is None  # the oldest made room
+    assert app.drills.kept_state(ids["bob"]) is not None and app.drills.kept_state(ids["carol"]) is not None
+    await say(router, answer_for(bank, asked(app)[0]), "alice")
+    await say(router, "done", "alice")
+    items = await app.store.drill_items(1)
+    assert items[0].state == "answered" and (items[0].score or 0) > 50

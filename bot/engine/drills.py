@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 DONE_WORDS = frozenset({"done", "好了", "完成", "提交", "submit"})
 MAX_REPLY_CHARS = 4000
 IMPORTANT_WEIGHT = 2.0
-KEPT_STATES = 50_000  # people whose drill state is kept in memory between answers
+KEPT_STATES = 20_000  # people whose drill state is kept between answers (about 5 KB each)
 
 
 class DrillError(NoticeError):
