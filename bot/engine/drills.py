@@ -36,6 +36,7 @@ from bot.storage.store import (
     ItemAsk,
     ItemClose,
     NewProbe,
+    StepResult,
     Store,
     TimerRow,
     UserRow,
@@ -184,6 +185,12 @@ class DrillService:
         kept[state.drill.user_id] = state
         if len(kept) > KEPT_STATES:
             kept.pop(next(iter(kept)))
+
+    def _keep_asked(self, drill: DrillRow, items: Sequence[DrillItemRow], step: StepResult) -> None:
+        """Remember the state after a step that asked a question afresh (nothing said for it yet)."""
+        asked = step.asked
+        if asked is not None:
+            self._keep(DrillState(drill, tuple(asked if i.id == asked.id else i for i in items), asked, {}, step.card))
 
     def drop_state(self, user_id: int) -> None:
         """Forget the copy of a person's drill state (their rows are about to change another way)."""
@@ -355,10 +362,8 @@ class DrillService:
         )
         self._timers.poke(deadline)
         items = items if items is not None else await self._store.drill_items(drill.id)
-        if step is not None and step.asked is not None and not rearm:
-            # a question asked afresh: nothing has been said for it yet
-            asked = step.asked
-            self._keep(DrillState(drill, tuple(asked if i.id == asked.id else i for i in items), asked, {}, step.card))
+        if step is not None and not rearm:
+            self._keep_asked(drill, items, step)
         return [self._question_event(drill, item, items, deadline, minutes, user)]
 
     def _question_event(
@@ -559,9 +564,7 @@ class DrillService:
         if asked is None:
             return None
         self._timers.poke(deadline)
-        if asked.asked is not None:
-            now_items = tuple(asked.asked if i.id == following.id else i for i in items)
-            self._keep(DrillState(drill, now_items, asked.asked, {}, asked.card))
+        self._keep_asked(drill, items, asked)
         return [self._question_event(drill, following, items, deadline, drill.minutes, user)]
 
     def _review(self, state: DrillState, root: DrillItemRow, score: int | None, now: datetime) -> CardSave:
