@@ -62,7 +62,10 @@ def build_parser() -> OneLineParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     drill = sub.add_parser("drill", help="a mock interview in the terminal")
-    drill.add_argument("action", nargs="?", choices=["stop", "status"], help="stop or show the unfinished drill")
+    drill.add_argument(
+        "action", nargs="?", type=_drill_action_arg, metavar="N|stop|status",
+        help="number of questions (as --count), or stop / show the unfinished drill",
+    )
     drill.add_argument("--count", type=_positive_int, default=None, help="number of questions (default 5)")
     drill.add_argument("--section", help="only this section (1-4)")
     drill.add_argument("--tag", help="only questions with this tag")
@@ -133,6 +136,17 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
     return value
+
+
+def _drill_action_arg(text: str) -> str | int:
+    """`drill 3` as in the chat platforms (the number of questions), or `drill stop` / `drill status`."""
+    word = text.strip().lower()
+    if word in ("stop", "status"):
+        return word
+    try:
+        return _positive_int(word)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of questions, stop or status, not {text}") from None
 
 
 def _positive_float(text: str) -> float:
@@ -239,6 +253,11 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
     lang = args.lang or settings.lang
     user = args.user or _default_user()
     action = getattr(args, "action", None)
+    count = args.count
+    if isinstance(action, int):
+        if count is not None and count != action:
+            raise UsageError(f"two numbers of questions: {action} and --count {count}; give one")
+        count, action = action, None
 
     async def go() -> int:
         app = await build_app(settings, bank=bank)
@@ -247,7 +266,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
                 return await _drill_action(app, action, user, lang)
             console_args = ConsoleDrillArgs(
                 user=user,
-                count=args.count or settings.drill_count,
+                count=count or settings.drill_count,
                 scope=scope,
                 lang=lang,
                 minutes=args.minutes or settings.drill_minutes,

@@ -226,6 +226,41 @@ def test_killed_process_loses_no_recorded_line(tmp_path: Path) -> None:
     assert texts == ["第一行：多头注意力", "第二行：不同子空间"]
 
 
+def test_done_lines_submit_and_show_feedback_and_probes(tmp_path: Path) -> None:
+    """Piped input that ends each answer with `done` (as the prompt says) or 完成: every item asked gets
+    its score and feedback, a thin answer is probed, and `drill 1` is the number of questions."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "1", "--lang", "en", "--user", "gina", db=db)
+    asked: list[str] = []
+    try:
+        while True:
+            match = term.expect(rf"{ASKED}|Drill report")
+            if match.group(0).startswith("Drill report"):
+                break
+            asked.append(match.group(0))
+            term.send("It is a weighted sum.\n" + ("done\n" if len(asked) == 1 else "完成\n"))
+            term.expect(r"^Score: \d+/100")
+        term.close_input()
+        assert term.finish() == 0
+    finally:
+        term.kill()
+    assert asked[0].startswith("Question 1 of 1") and any(a.startswith("Follow-up") for a in asked)
+    output = "\n".join(term.seen)
+    assert output.count("Score: ") >= len(asked) and "Traceback" not in output
+    assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
+    texts = db_rows(db, "SELECT DISTINCT text FROM answers")
+    assert texts == [("It is a weighted sum.",)]  # `done` and 完成 are commands, never part of an answer
+
+
+def test_drill_count_as_a_word_and_as_an_option_must_agree(tmp_path: Path) -> None:
+    env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "x.sqlite3")}
+    cases = ((["2", "--count", "3"], "two numbers of questions"), (["x"], "expected a number of questions"))
+    for args, expect in cases:
+        result = subprocess.run([sys.executable, "-m", "bot", "drill", *args], cwd=ROOT, env=env, text=True,
+                                capture_output=True, timeout=60, input="", check=False)
+        assert result.returncode == 2 and expect in result.stderr, result.stderr
+
+
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
     """An unknown section or option value is one line naming the valid choices, with exit code 2."""
     env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "x.sqlite3")}

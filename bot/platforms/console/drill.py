@@ -1,7 +1,7 @@
 """The terminal drill: one person, the drill engine, a terminal as the DM.
 
 Each line typed is stored as it arrives (so a killed process loses nothing it had
-read), an empty line or end of input submits the answer, and the time limit is the
+read), an empty line, `done` (好了 / 完成) or end of input submits the answer, and the time limit is the
 engine's timer: in the terminal a reply after the limit is accepted and marked late.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.app import App
-from bot.engine.drills import DrillError, DrillOptions, DrillQuestion, DrillReport
+from bot.engine.drills import DONE_WORDS, DrillError, DrillOptions, DrillQuestion, DrillReport
 from bot.engine.events import CALLER, Outgoing, Target
 from bot.engine.selection import Scope
 from bot.i18n import format_duration, t
@@ -187,11 +187,16 @@ class ConsoleDrill:
                     await self._submit()
                     typed = False
                 continue
+            if stripped.lower() in DONE_WORDS:  # what the question's prompt says to send, as in a DM
+                await self._submit()
+                typed = False
+                continue
             if stripped.lower() in ("skip", "跳过") and not typed:
                 await self.show(await self.app.drills.skip(self.user))
                 continue
             try:
-                await self.app.drills.message(self.user, line)
+                # a message can bring a paused drill back: show what the engine says then
+                await self.show(await self.app.drills.message(self.user, line))
                 typed = True
             except DrillError as exc:
                 await self.show([Outgoing(_caller(), exc.notice)])
