@@ -235,8 +235,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Follow-up: your answer left out an important aspect. {hint} Can you expand on it?",
     },
     "drill.built_probe_topic": {
-        "zh": "再追问一点：还有一个关键点没谈到，和“{topic}”有关。请展开讲讲。",
-        "en": "One more follow-up: a key point is still missing; it has to do with “{topic}”. Please explain it.",
+        "zh": "追问：还有一个关键点没谈到，和“{topic}”有关。请展开讲讲。",
+        "en": "Follow-up: a key point is still missing; it has to do with “{topic}”. Can you explain it?",
     },
     "drill.nothing_to_submit": {
         "zh": "还没有收到这道题的回答。先写回答，再发送 done。",

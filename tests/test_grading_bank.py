@@ -62,6 +62,15 @@ def test_empty_reply_on_every_question(bank: Bank, grader: Grader) -> None:
     assert all(grader.grade(q, "  ").flags == ("empty",) for q in bank)
 
 
+@pytest.mark.parametrize("reply", ["不知道。", "不太清楚", "I don't know.", "no idea"])
+def test_i_do_not_know_is_too_short_not_off_topic(bank: Bank, grader: Grader, reply: str) -> None:
+    """"I don't know" scores nothing and says it is too short, never that it answers another question
+    (its few words happen to appear in some other question's reference answer)."""
+    for q in bank.main_questions():
+        g = grader.grade(q, reply)
+        assert g.score <= 2 and "too_short" in g.flags and "off_topic" not in g.flags, (q.id, g)
+
+
 def test_answers_to_other_questions_score_low(bank: Bank, grader: Grader) -> None:
     """Across the bank, another question's reference answer scores below the question's own answer."""
     qs = [q for q in bank.main_questions() if q.complete]

@@ -408,6 +408,8 @@ class Grader:
         sh = prepared.shape
         if sh.weight < 4:
             flags.add("too_short")
+            if not evidenced:  # a few words and no key point: any overlap with the reference is chance
+                score = 0
         if prepared.duplicates:
             flags.add("repetitive")
         if prepared.copied_ratio >= 0.6:
@@ -418,7 +420,12 @@ class Grader:
         if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
-        if (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP) and self._off_topic(data, idx, w, own, kp_score, index):
+        # a few words ("不知道", "no idea") say too little to belong to another question
+        if (
+            "too_short" not in flags
+            and (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP)
+            and self._off_topic(data, idx, w, own, kp_score, index)
+        ):
             flags.add("off_topic")
             score = min(score, _OFF_TOPIC_CAP)
         if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
