@@ -315,10 +315,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.pending": {"zh": "未开始", "en": "not reached"},
     # console
     "console.welcome": {
-        "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，空行结束；"
+        "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
         "Ctrl-C 随时退出（已答内容会保存）。",
-        "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line; "
-        "Ctrl-C leaves at any time (what you answered is saved).",
+        "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line "
+        "or done; Ctrl-C leaves at any time (what you answered is saved).",
+    },
+    "console.welcome_review": {
+        "zh": "复习开始：{count} 道到期的题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
+        "Ctrl-C 随时退出（已答内容会保存）。",
+        "en": "Review: {count} question(s) due, {minutes} min each. Multi-line answers end with an empty line "
+        "or done; Ctrl-C leaves at any time (what you answered is saved).",
     },
     "console.resuming": {
         "zh": "继续上次未完成的练习 #{drill}（已完成 {done}/{total}）。用 --new 重新开始。",

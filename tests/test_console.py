@@ -12,10 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.clock import to_iso
 from question_bank.loader import load_bank_strict
 from question_bank.schema import Bank
 
@@ -250,6 +252,54 @@ def test_done_lines_submit_and_show_feedback_and_probes(tmp_path: Path) -> None:
     assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
     texts = db_rows(db, "SELECT DISTINCT text FROM answers")
     assert texts == [("It is a weighted sum.",)]  # `done` and 完成 are commands, never part of an answer
+
+
+def test_review_after_a_drill_offers_the_weak_question_first(tmp_path: Path, real_bank: Bank) -> None:
+    """A new user's drill with one strong and one empty answer; days later `review` asks the weak one
+    first.  Before anything is due, `review` says when the next review is, without a traceback."""
+    db = tmp_path / "bot.sqlite3"
+    term = Terminal("drill", "2", "--lang", "en", "--user", "hana", db=db)
+    roots: list[str] = []
+    try:
+        while True:
+            match = term.expect(rf"{ASKED}|Drill report")
+            if match.group(0).startswith("Drill report"):
+                break
+            if match.group(0).startswith("Follow-up"):
+                term.send("skip\n")
+                continue
+            qid = match.group(1)
+            roots.append(qid)
+            question = real_bank.get(qid)
+            assert question is not None
+            strong = question.answer.en.replace("\n\n", "\n") + "\ndone\n"
+            term.send(strong if len(roots) == 1 else "I don't know.\ndone\n")
+        term.close_input()
+        assert term.finish() == 0
+    finally:
+        term.kill()
+    assert len(roots) == 2
+    env = {**os.environ, "INTERVIEW_BOT_DB": str(db)}
+    early = subprocess.run([sys.executable, "-m", "bot", "review", "--user", "hana", "--lang", "en"], cwd=ROOT,
+                           env=env, text=True, capture_output=True, timeout=60, input="", check=False)
+    assert early.returncode == 0 and "Next review:" in early.stdout and "Traceback" not in early.stderr
+    # ten days pass: both cards are due, the weak question's since longer
+    conn = sqlite3.connect(db)
+    try:
+        for card_id, due in conn.execute("SELECT id, due_at FROM review_cards").fetchall():
+            earlier = datetime.fromisoformat(due) - timedelta(days=10)
+            conn.execute("UPDATE review_cards SET due_at = ? WHERE id = ?", (to_iso(earlier), card_id))
+        conn.commit()
+    finally:
+        conn.close()
+    review = Terminal("review", "--count", "1", "--lang", "en", "--user", "hana", db=db)
+    try:
+        review.expect(r"^Review: 1 question\(s\) due")
+        assert review.expect(ASKED).group(1) == roots[1]
+        review.close_input()
+        review.finish()
+    finally:
+        review.kill()
 
 
 def test_drill_count_as_a_word_and_as_an_option_must_agree(tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ class ConsoleDrill:
         self.finished = False
         self.deadline: datetime | None = None
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
+        self.exit_code = 1  # when there is nothing to run
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -139,8 +140,17 @@ class ConsoleDrill:
             on_timeout="accept_late",
             review_only=self.args.review,
         )
-        self.write(t("console.welcome", lang, count=self.args.count, minutes=f"{self.args.minutes:g}"))
-        await self.show(await drills.start(self.user, self.where, options))
+        try:
+            started = await drills.start(self.user, self.where, options)
+        except DrillError as exc:  # nothing due for review, an empty scope: say so, no traceback
+            await self.show([Outgoing(_caller(), exc.notice)])
+            self.exit_code = 0 if exc.notice.key.startswith("drill.nothing_due") else 1
+            return False
+        # a review asks what is due, which may be fewer questions than asked for
+        count = next((o.event.total for o in started if isinstance(o.event, DrillQuestion)), self.args.count)
+        welcome = "console.welcome_review" if self.args.review else "console.welcome"
+        self.write(t(welcome, lang, count=count, minutes=f"{self.args.minutes:g}"))
+        await self.show(started)
         return True
 
     def prompt(self) -> None:
@@ -155,7 +165,7 @@ class ConsoleDrill:
 
     async def run(self) -> int:
         if not await self.begin():
-            return 1
+            return self.exit_code
         lang = self.args.lang
         typed = False
         while not self.finished:
