@@ -1,5 +1,10 @@
 """Grading quality against the labelled replies in benchmarks/data/grading_labelled.jsonl.
 
+`--data benchmarks/data/grading_heldout.jsonl`: 120 replies to 20 questions that the labelled set does
+not cover, written and graded by separate writers who saw only the questions (not the grader, the
+key points or the aliases).  Three grader fixes came from its first run (rho 0.854, 3 of 20
+stuffed-vs-partial violations), so it is no longer strictly held out.
+
 Prints N, Spearman's rho between scores and human grades, pairwise ordering accuracy within each
 question, the stuffed-vs-partial check, mean score per kind and rho per language.
 

@@ -71,6 +71,31 @@ def test_i_do_not_know_is_too_short_not_off_topic(bank: Bank, grader: Grader, re
         assert g.score <= 2 and "too_short" in g.flags and "off_topic" not in g.flags, (q.id, g)
 
 
+def test_mixed_chinese_english_clause_is_prose_not_a_keyword_list(bank: Bank, grader: Grader) -> None:
+    """Short Chinese clauses around English terms ("结果只跟 distance 有关") are sentences, not a list."""
+    q = bank.get("2.4")
+    assert q is not None
+    g = grader.grade(q, "两个 position 的 PE 做 dot product，结果只跟 distance 有关，跟 absolute position 无关。")
+    assert "keyword_list" not in g.flags and g.score > 5
+    stuffed = grader.grade(q, "sin/cos, rotation matrix, linear transform, PE(pos+k), dot product, relative distance")
+    assert "keyword_list" in stuffed.flags and stuffed.score < g.score
+
+
+def test_snake_case_identifiers_in_a_list_are_listed_terms(bank: Bank, grader: Grader) -> None:
+    """'batch_size, seq_len, ...' is a list of named terms (only short symbols like d_k are formulas)."""
+    q = bank.get("4.7")
+    assert q is not None
+    g = grader.grade(q, "batch_size, seq_len, d_model, [B, L, D], 并行, broadcasting, multi-head 变 4 维")
+    assert "keyword_list" in g.flags and g.score <= 2
+
+
+def test_sine_and_cosine_name_the_sinusoidal_encoding(bank: Bank, grader: Grader) -> None:
+    q = bank.get("1.10")
+    assert q is not None
+    g = grader.grade(q, "The original Transformer adds fixed sine and cosine signals of different frequencies.")
+    assert "absolute" in g.covered + g.partial and "off_topic" not in g.flags
+
+
 def test_answers_to_other_questions_score_low(bank: Bank, grader: Grader) -> None:
     """Across the bank, another question's reference answer scores below the question's own answer."""
     qs = [q for q in bank.main_questions() if q.complete]

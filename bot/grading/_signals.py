@@ -21,7 +21,9 @@ _LONG = 80  # word equivalents
 _IS_FUNCTION_WORD = EN_FUNCTION_WORDS.__contains__
 _LATIN = re.compile(r"[a-z0-9]")
 _FORMULA = re.compile(r"[\d·×=²³^/+*≈∈∑√<>~]")
-_SYMBOL = re.compile(r"[a-z]{1,2}|\d+|[a-z0-9]*[_^][a-z0-9_^]*|[a-z]\d+")
+# symbols: 'q', '64', 'd_k', 'w^o', 'd_model', 'x1'; an identifier with a longer head ('batch_size',
+# 'seq_len') is a named term, listed like any other
+_SYMBOL = re.compile(r"[a-z]{1,2}|\d+|[a-z0-9]{0,2}[_^][a-z0-9_^]*|[a-z]\d+")
 _ZH_FUNCTION_RE = re.compile(ZH_FUNCTION)
 
 
