@@ -205,7 +205,8 @@ ODD_BLANKS = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f
 )
 BLANK = "[ " + ODD_BLANKS + "]"
 _SPACES = re.compile(BLANK + "+")
-_SPACES_TO_FOLD = re.compile(f"[{ODD_BLANKS}]|  ")  # what `_SPACES` would change: one scan in C
+# what `_SPACES` would change (an odd blank, or two spaces): opens with a class, for a fast scan in C
+_SPACES_TO_FOLD = re.compile(f"[ {ODD_BLANKS}](?:(?<=[{ODD_BLANKS}])| )")
 _CJK_SPACE = re.compile(rf"{BLANK}(?<=[{CJK}]{BLANK}){BLANK}*(?=[{CJK}])")
 _PACKED = rf"[{CJK},.:|()、]"
 # blanks after a packed character, or blanks before one; opens with the blank class for a fast scan
