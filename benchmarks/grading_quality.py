@@ -1,9 +1,10 @@
 """Grading quality against the labelled replies in benchmarks/data/grading_labelled.jsonl.
 
-`--data benchmarks/data/grading_heldout.jsonl`: 120 replies to 20 questions that the labelled set does
-not cover, written and graded by separate writers who saw only the questions (not the grader, the
-key points or the aliases).  Three grader fixes came from its first run (rho 0.854, 3 of 20
-stuffed-vs-partial violations), so it is no longer strictly held out.
+`--data benchmarks/data/grading_heldout.jsonl`: 282 replies to 47 questions (37 of them not in the
+labelled set; 60 are short chat-style replies), written and graded in five batches by separate writers
+who saw only the questions (not the grader, the key points or the aliases).  Five grader fixes came
+from the first runs of its batches (before them: rho 0.854 on the first 120 replies, 0.831 on the next
+102, with 3 and 2 stuffed-vs-partial violations), so it is no longer strictly held out.
 
 Prints N, Spearman's rho between scores and human grades, pairwise ordering accuracy within each
 question, the stuffed-vs-partial check, mean score per kind and rho per language.

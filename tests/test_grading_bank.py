@@ -96,6 +96,27 @@ def test_sine_and_cosine_name_the_sinusoidal_encoding(bank: Bank, grader: Grader
     assert "absolute" in g.covered + g.partial and "off_topic" not in g.flags
 
 
+def test_many_short_items_are_a_list_even_with_prepositions(bank: Bank, grader: Grader) -> None:
+    """Ten comma-separated terms, a few of them with 'from' or 'to', are still a keyword list."""
+    q = bank.get("2.6")
+    assert q is not None
+    stuffed = ("encoder output, memory, cross-attention, Q from decoder, K/V from encoder, masked self-attention, "
+               "autoregressive, cache, one-way dependency, end-to-end gradient")
+    partial = ("Decoder 里面的 cross-attention 是拿 encoder 的 output 来做 K 和 V 的，"
+               "Q 用的是 decoder 自己的 hidden state。")
+    s, p = grader.grade(q, stuffed), grader.grade(q, partial)
+    assert "keyword_list" in s.flags and s.score < p.score
+
+
+def test_covering_a_key_point_is_not_off_topic(bank: Bank, grader: Grader) -> None:
+    """An answer aimed at the FFN question still covers 4.12's FFN point: partial, not off-topic."""
+    q = bank.get("4.12")
+    assert q is not None
+    g = grader.grade(q, "The feed-forward network has two linear layers with a ReLU in between, applied to each "
+                        "position separately to add non-linearity.")
+    assert "ffn" in g.covered and "off_topic" not in g.flags and g.score > 2
+
+
 def test_answers_to_other_questions_score_low(bank: Bank, grader: Grader) -> None:
     """Across the bank, another question's reference answer scores below the question's own answer."""
     qs = [q for q in bank.main_questions() if q.complete]

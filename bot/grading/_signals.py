@@ -110,7 +110,7 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
     for st in sentences:
         sent = st.text
         chunks = list(filter(str.strip, _ITEM_SPLIT.split(sent)))
-        if prose and len(sent) >= 10 * len(chunks):
+        if prose and st.units - st.cjk / 2 >= 4 * len(chunks):
             # long clauses in a reply rich in function words: prose, no list analysis needed
             items += len(chunks)
             fast_units += st.units
@@ -161,8 +161,13 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
         slow_units += s_units
         items += s_items
         bare_units += s_bare
+        # many short items ("Q from decoder, K/V from encoder, cache, ...") list terms even when some
+        # hold a preposition
         is_listed = (
-            (s_items >= 4 and s_bare >= 0.6 * s_units) or (s_items >= 3 and s_bare == s_units) or longest >= 5
+            (s_items >= 4 and s_bare >= 0.6 * s_units)
+            or (s_items >= 3 and s_bare == s_units)
+            or longest >= 5
+            or (s_items >= 8 and s_units <= 2.5 * s_items)
         )
         listed.append(is_listed)
         bare_keys.append(frozenset(s_keys) if len(s_keys) >= 3 else frozenset())

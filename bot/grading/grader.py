@@ -421,9 +421,11 @@ class Grader:
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
         # a few words ("不知道", "no idea") say too little to belong to another question
+        # a reply that fully makes one of this question's key points is at least partly on topic
         if (
             "too_short" not in flags
             and (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP)
+            and not any(r.status == "covered" for r in results)
             and self._off_topic(data, idx, w, own, kp_score, index)
         ):
             flags.add("off_topic")
