@@ -110,7 +110,7 @@ def shape(sentences: Sequence[SentenceText]) -> Shape:
     for st in sentences:
         sent = st.text
         chunks = list(filter(str.strip, _ITEM_SPLIT.split(sent)))
-        if prose and st.units - st.cjk / 2 >= 4 * len(chunks):
+        if prose and st.units - st.cjk / 2 >= 3 * len(chunks):
             # long clauses in a reply rich in function words: prose, no list analysis needed
             items += len(chunks)
             fast_units += st.units
