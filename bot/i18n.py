@@ -293,6 +293,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "总分：{score}/100（{answered}/{total} 题作答）",
         "en": "Overall: {score}/100 ({answered} of {total} answered)",
     },
+    "report.overall_unscored": {
+        "zh": "自评练习，没有自动评分（{answered}/{total} 题作答）",
+        "en": "Self-rated drill, no automatic score ({answered} of {total} answered)",
+    },
     "report.line": {
         "zh": "{qid} · {score} 分 · 用时 {time}{probes}{state}",
         "en": "{qid} · {score} · {time}{probes}{state}",

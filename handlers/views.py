@@ -147,10 +147,13 @@ def drill_report(report: DrillReport) -> Reply:
         if line.missed:
             lines.append(f"   {t('drill.missed', lang)}:")
             lines.extend(f"   · {name}" for name in _kp_names(line.question, line.missed, lang))
+    counts = {"answered": report.answered, "total": len(report.lines)}
+    if report.overall is not None:
+        overall = t("report.overall", lang, score=report.overall, **counts)
+    else:  # self-rated: the ratings are on the lines, there is no score to average
+        overall = t("report.overall_unscored", lang, **counts)
     blocks = [
-        Block(
-            None, (t("report.overall", lang, score=report.overall, answered=report.answered, total=len(report.lines)),)
-        ),
+        Block(None, (overall,)),
         Block(None, tuple(lines)),
     ]
     if report.by_tag:

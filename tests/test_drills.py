@@ -307,7 +307,11 @@ async def test_self_graded_drill_rates_and_moves_on(app: App) -> None:
     await app.delivery.send(await app.drills.submit(user("bob")))
     assert "again" in messenger(app).sent[-1].reply.plain_text()
     await app.delivery.send(await app.drills.rate(user("bob"), "hard"))
-    assert messenger(app).sent[-1].reply.kind == "report"
+    report = messenger(app).sent[-1].reply
+    assert report.kind == "report"
+    # no score was given, so the report has none to average: the rating stands on the question's line
+    assert "自评练习，没有自动评分（1/1 题作答）" in report.plain_text() and "0/100" not in report.plain_text()
+    assert "hard" in report.plain_text()
 
 
 def test_strongest_and_weakest_only_when_topics_differ() -> None:

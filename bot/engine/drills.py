@@ -114,7 +114,7 @@ class DrillReport:
     lang: str
     reason: str  # finished / stopped / expired / requested
     lines: tuple[ReportLine, ...]
-    overall: int
+    overall: int | None  # None when nothing has a score (a self-rated drill)
     answered: int
     by_tag: tuple[tuple[str, int], ...]
     strongest: tuple[str, ...]
@@ -795,7 +795,7 @@ class DrillService:
                 for tag in question.tags:
                     tag_scores.setdefault(tag, []).append(final)
         scored = [line.score for line in lines if line.score is not None]
-        overall = round(sum(scored) / len(scored)) if scored else 0
+        overall = round(sum(scored) / len(scored)) if scored else None
         by_tag = tuple(
             sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0]))
         )
