@@ -320,6 +320,8 @@ def test_strongest_and_weakest_only_when_topics_differ() -> None:
 
     assert strongest_and_weakest((("attention", 19), ("efficiency", 19))) == ((), ())
     assert strongest_and_weakest((("attention", 80), ("bert", 40), ("gpt", 60))) == (("attention",), ("bert",))
+    # the best of a weak drill is not called a strength; its weakest topics are still named
+    assert strongest_and_weakest((("embeddings", 2), ("attention", 0))) == ((), ("attention",))
 
 
 async def test_drill_for_someone_with_closed_dms_is_withdrawn(app: App) -> None:

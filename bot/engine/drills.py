@@ -844,13 +844,17 @@ def _as_closed(item: DrillItemRow, close: ItemClose) -> DrillItemRow:
     )
 
 
+STRONG_TOPIC_SCORE = 50  # a topic below this is nobody's strength, even if it is the best of the drill
+
+
 def strongest_and_weakest(by_tag: tuple[tuple[str, int], ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Up to two best and two worst topics, only when topics actually differ in score."""
+    """Up to two best and two worst topics, only when topics actually differ in score; the best are named
+    strongest only when they reach `STRONG_TOPIC_SCORE` (a report does not praise 2/100)."""
     scores = {score for _tag, score in by_tag}
     if len(scores) < 2:
         return (), ()
     top, bottom = max(scores), min(scores)
-    strongest = tuple(tag for tag, score in by_tag if score == top)[:2]
+    strongest = tuple(tag for tag, score in by_tag if score == top)[:2] if top >= STRONG_TOPIC_SCORE else ()
     weakest = tuple(tag for tag, score in sorted(by_tag, key=lambda x: (x[1], x[0])) if score == bottom)[:2]
     return strongest, weakest
 
