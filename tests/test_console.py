@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -93,18 +94,27 @@ def real_bank() -> Bank:
 ASKED = r"(?:Question \d+ of \d+|Follow-up) · (\d+\.\d+(?:\.p\d+)?)"
 
 
-def answer_all(term: Terminal, bank: Bank) -> list[str]:
-    """Answer every question and follow-up with its reference answer until the report."""
-    asked: list[str] = []
+def until_report(term: Terminal, respond: Callable[[re.Match[str]], str]) -> None:
+    """Send `respond(match)` for every question or follow-up asked, until the drill report."""
     while True:
         match = term.expect(rf"{ASKED}|Drill report")
         if match.group(0).startswith("Drill report"):
-            return asked
-        qid = match.group(1)
-        asked.append(qid)
-        question = bank.get(qid)
+            return
+        term.send(respond(match))
+
+
+def answer_all(term: Terminal, bank: Bank) -> list[str]:
+    """Answer every question and follow-up with its reference answer until the report."""
+    asked: list[str] = []
+
+    def reference(match: re.Match[str]) -> str:
+        asked.append(match.group(1))
+        question = bank.get(match.group(1))
         assert question is not None
-        term.send(question.answer.en.replace("\n\n", "\n") + "\n\n")
+        return question.answer.en.replace("\n\n", "\n") + "\n\n"
+
+    until_report(term, reference)
+    return asked
 
 
 def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
@@ -234,14 +244,13 @@ def test_done_lines_submit_and_show_feedback_and_probes(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     term = Terminal("drill", "1", "--lang", "en", "--user", "gina", db=db)
     asked: list[str] = []
+
+    def thin(match: re.Match[str]) -> str:
+        asked.append(match.group(0))
+        return "It is a weighted sum.\n" + ("done\n" if len(asked) == 1 else "完成\n")
+
     try:
-        while True:
-            match = term.expect(rf"{ASKED}|Drill report")
-            if match.group(0).startswith("Drill report"):
-                break
-            asked.append(match.group(0))
-            term.send("It is a weighted sum.\n" + ("done\n" if len(asked) == 1 else "完成\n"))
-            term.expect(r"^Score: \d+/100")
+        until_report(term, thin)
         term.close_input()
         assert term.finish() == 0
     finally:
@@ -260,20 +269,18 @@ def test_review_after_a_drill_offers_the_weak_question_first(tmp_path: Path, rea
     db = tmp_path / "bot.sqlite3"
     term = Terminal("drill", "2", "--lang", "en", "--user", "hana", db=db)
     roots: list[str] = []
+
+    def strong_then_empty(match: re.Match[str]) -> str:
+        if match.group(0).startswith("Follow-up"):
+            return "skip\n"
+        roots.append(match.group(1))
+        question = real_bank.get(match.group(1))
+        assert question is not None
+        strong = question.answer.en.replace("\n\n", "\n") + "\ndone\n"
+        return strong if len(roots) == 1 else "I don't know.\ndone\n"
+
     try:
-        while True:
-            match = term.expect(rf"{ASKED}|Drill report")
-            if match.group(0).startswith("Drill report"):
-                break
-            if match.group(0).startswith("Follow-up"):
-                term.send("skip\n")
-                continue
-            qid = match.group(1)
-            roots.append(qid)
-            question = real_bank.get(qid)
-            assert question is not None
-            strong = question.answer.en.replace("\n\n", "\n") + "\ndone\n"
-            term.send(strong if len(roots) == 1 else "I don't know.\ndone\n")
+        until_report(term, strong_then_empty)
         term.close_input()
         assert term.finish() == 0
     finally:
