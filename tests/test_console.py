@@ -103,6 +103,16 @@ def until_report(term: Terminal, respond: Callable[[re.Match[str]], str]) -> Non
         term.send(respond(match))
 
 
+def drive(term: Terminal, respond: Callable[[re.Match[str]], str]) -> None:
+    """Answer with `respond` until the report, then end the input; the terminal must exit cleanly."""
+    try:
+        until_report(term, respond)
+        term.close_input()
+        assert term.finish() == 0
+    finally:
+        term.kill()
+
+
 def answer_all(term: Terminal, bank: Bank) -> list[str]:
     """Answer every question and follow-up with its reference answer until the report."""
     asked: list[str] = []
@@ -249,12 +259,7 @@ def test_done_lines_submit_and_show_feedback_and_probes(tmp_path: Path) -> None:
         asked.append(match.group(0))
         return "It is a weighted sum.\n" + ("done\n" if len(asked) == 1 else "完成\n")
 
-    try:
-        until_report(term, thin)
-        term.close_input()
-        assert term.finish() == 0
-    finally:
-        term.kill()
+    drive(term, thin)
     assert asked[0].startswith("Question 1 of 1") and any(a.startswith("Follow-up") for a in asked)
     output = "\n".join(term.seen)
     assert output.count("Score: ") >= len(asked) and "Traceback" not in output
@@ -279,12 +284,7 @@ def test_review_after_a_drill_offers_the_weak_question_first(tmp_path: Path, rea
         strong = question.answer.en.replace("\n\n", "\n") + "\ndone\n"
         return strong if len(roots) == 1 else "I don't know.\ndone\n"
 
-    try:
-        until_report(term, strong_then_empty)
-        term.close_input()
-        assert term.finish() == 0
-    finally:
-        term.kill()
+    drive(term, strong_then_empty)
     assert len(roots) == 2
     env = {**os.environ, "INTERVIEW_BOT_DB": str(db)}
     early = subprocess.run([sys.executable, "-m", "bot", "review", "--user", "hana", "--lang", "en"], cwd=ROOT,
