@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile, scale_arguments
+from benchmarks._common import CpuSplit, bare_insert_commit, peak_rss_mb, percentile, reference_loop, scale_arguments
 from bot import loop as event_loop
 from bot.app import build_app
 from bot.clock import FakeClock
@@ -120,6 +120,7 @@ async def main(drills: int = 10_000, answers_each: int = 2, grading_workers: int
         f"(ratio against it {per_answer / baseline_before:.2f})"
     )
     print(cpu.line("answer", total, elapsed))
+    print(f"machine: reference loop {reference_loop():.1f} M interpreter steps/s (about 18 when this machine is quiet)")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import reference_loop
 from bot.grading import Grader
 from question_bank.loader import load_bank_strict
 from question_bank.schema import Bank, Question
@@ -61,18 +65,6 @@ def labelled_replies(bank: Bank) -> list[tuple[Question, str]]:
             if q is not None:
                 out.append((q, str(row.get("reply", ""))))
     return out
-
-
-def reference_loop() -> float:
-    """Millions of simple interpreter steps per second, to compare machines (best of three)."""
-    best = 0.0
-    for _ in range(3):
-        start = time.process_time()
-        total = 0
-        for i in range(1_000_000):
-            total += i * i
-        best = max(best, 1.0 / (time.process_time() - start))
-    return best
 
 
 def bucket(n: int) -> str:
