@@ -420,8 +420,8 @@ class Grader:
         if is_keyword_list(sh) or (listed_only >= 3 and listed_only >= 0.6 * evidenced):
             flags.add("keyword_list")
             score = min(round(score * _KEYWORD_FACTOR), _KEYWORD_CAP)
-        # a few words ("不知道", "no idea") say too little to belong to another question
-        # a reply that fully makes one of this question's key points is at least partly on topic
+        # Off-topic needs something to judge and nothing of this question: a few words ("不知道", "no idea")
+        # belong to no question, and a reply that fully makes one of its key points is partly on topic.
         if (
             "too_short" not in flags
             and (kp_score is None or kp_score < _OFF_TOPIC_MAX_KP)
