@@ -413,9 +413,9 @@ class DrillService:
                 if stored is not None:
                     if stored:  # not a platform's retry of a message stored before
                         texts = {**kept.texts, asked.id: [*kept.texts.get(asked.id, ()), text]}
-                        self._kept[row.id] = DrillState(kept.drill, kept.items, asked, texts, kept.card)
+                        self._keep(DrillState(kept.drill, kept.items, asked, texts, kept.card))
                     return []
-            self._kept.pop(row.id, None)
+            self.drop_state(row.id)
             found = await self._store.add_drill_answer(user_id=row.id, text=text, now=now, event_id=event_id)
             if found is None:
                 raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
