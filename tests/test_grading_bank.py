@@ -158,3 +158,31 @@ def test_question_from_outside_the_bank_grades_like_its_bank_twin(bank: Bank, gr
         a, b = grader.grade(original, reply), grader.grade(twin, reply)
         assert abs(a.similarity - b.similarity) < 1e-4
         assert (a.score, a.covered, a.missed) == (b.score, b.covered, b.missed)
+
+
+@pytest.mark.parametrize(
+    ("qid", "kid", "affirmed", "denied"),
+    [
+        # a negation inside a fuzzy Chinese match flips it: "不一样" is not "一样"
+        ("1.12", "train_infer", "LN训练和推理一样，不需要running mean。", "LN在训练和推理时不一样。"),
+        # "h times" belongs to the attention matrices, not to the compute
+        (
+            "4.22",
+            "cost",
+            "Multi-head attention costs about the same as one full-width head.",
+            "Multi-head attention costs h times the compute of a single head.",
+        ),
+    ],
+)
+def test_opposite_claims_do_not_share_credit(
+    bank: Bank, grader: Grader, qid: str, kid: str, affirmed: str, denied: str
+) -> None:
+    """A key point's aliases credit its claim and not the opposite claim worded alike."""
+    question = bank.get(qid)
+    assert question is not None
+
+    def status(reply: str) -> str:
+        return next(r.status for r in grader.grade(question, reply).key_points if r.key_point_id == kid)
+
+    assert status(affirmed) == "covered"
+    assert status(denied) in ("missed", "contradicted")

@@ -171,6 +171,10 @@ def _match_latin(part: Part, sent: Sentence) -> tuple[float, int, int] | None:
     return None
 
 
+# Characters that negate what follows them; a fuzzy match may not hold one that its alias lacks.
+_NEGATION_CHARS = re.compile("[不没无非未]")
+
+
 def _match_cjk_fuzzy(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
     """Character-bigram (and word) overlap with the alias inside one clause, kept compact."""
     out: list[tuple[float, int, int]] = []
@@ -187,6 +191,8 @@ def _match_cjk_fuzzy(part: Part, sent: Sentence) -> list[tuple[float, int, int]]
         lo, hi = min(offsets), max(offsets)
         if hi - lo > len(part.text) * 2 + 4:
             continue  # scattered over a long clause: not this phrase
+        if _NEGATION_CHARS.search(text, lo, hi + 2) and not _NEGATION_CHARS.search(part.text):
+            continue  # the span holds a negation the alias lacks ("推理不一样" is not "推理一样")
         strength = STRONG if ratio >= _STRONG_OVERLAP else PARTIAL
         out.append((strength, lo, hi + 2))
     return out
@@ -194,7 +200,8 @@ def _match_cjk_fuzzy(part: Part, sent: Sentence) -> list[tuple[float, int, int]]
 
 def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
     """The alias's units in order within a short window, a few CJK characters missing or changed
-    ("梯度非常小" for "梯度很小"); every word and digit of the alias must be there."""
+    ("梯度非常小" for "梯度很小"); every word and digit of the alias must be there, and the window may
+    not hold a negation the alias lacks."""
     units = part.units
     n = len(units)
     text = sent.text
@@ -224,6 +231,8 @@ def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
             last = pos
         if not ok:
             continue
+        if _NEGATION_CHARS.search(text, start, last) and not _NEGATION_CHARS.search(part.text):
+            continue  # the gap holds a negation ("训练和推理不一样" is not "训练和推理一样")
         ratio = got / n
         if ratio >= 0.85:
             out.append((STRONG, start, last))
