@@ -146,6 +146,17 @@ async def test_http_mode_missing_or_wrong_credentials(fake: FakeSlackAPI, tmp_pa
         assert "invalid_auth" in text
 
 
+async def test_an_api_url_that_does_not_answer_like_slack_is_one_line(fake: FakeSlackAPI, tmp_path: Path) -> None:
+    """A SLACK_API_URL whose server answers with a text 404 (not Slack's JSON): exit 1, one line naming it."""
+    env = _environ(fake, tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET)
+    env["SLACK_API_URL"] = fake.url + "/nothing/"
+    proc = await _start(env, "--http", "--port", "0", "--host", "127.0.0.1")
+    _out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "SLACK_API_URL" in text and "http_404" in text and "Traceback" not in text and text.count("\n") == 1
+
+
 async def test_http_port_in_use_is_one_line(fake: FakeSlackAPI, tmp_path: Path, bank: Bank,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """A port that is already taken ends with exit code 1 and one line naming the address."""

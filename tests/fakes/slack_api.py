@@ -81,6 +81,7 @@ class _Failure:
     error: str
     status: int
     retry_after: int
+    text: bool = False  # a text body, as a proxy or an outage sends, instead of Slack's JSON
 
 
 class _Recorder:
@@ -325,12 +326,19 @@ class FakeSlackAPI:
         self.users[user_id] = {"name": name or user_id.lower(), "is_admin": is_admin, **extra}
 
     def fail_next(
-        self, method: str, error: str = "ratelimited", status: int | None = None, retry_after: int = 1, times: int = 1
+        self,
+        method: str,
+        error: str = "ratelimited",
+        status: int | None = None,
+        retry_after: int = 1,
+        times: int = 1,
+        text: bool = False,
     ) -> None:
-        """Make the next `times` calls of `method` fail: HTTP 429 + Retry-After for ratelimited, else ok=false."""
+        """Make the next `times` calls of `method` fail: HTTP 429 + Retry-After for ratelimited, else ok=false;
+        `text` answers with a plain-text body (the error as its text) instead of JSON."""
         code = status if status is not None else (429 if error == "ratelimited" else 200)
         queue = self._failures.setdefault(method, deque())
-        queue.extend(_Failure(error, code, retry_after) for _ in range(times))
+        queue.extend(_Failure(error, code, retry_after, text) for _ in range(times))
 
     def response_url(self) -> str:
         """A new response_url on the fake (calls to it are recorded with method "response_url")."""
@@ -428,6 +436,8 @@ class FakeSlackAPI:
     @staticmethod
     def _failure_response(failure: _Failure) -> web.Response:
         """The injected failure, as Slack sends it."""
+        if failure.text:
+            return web.Response(text=failure.error, status=failure.status)
         body = {"ok": False, "error": failure.error}
         if failure.status == 429:
             return _json_response(body, status=429, headers={"Retry-After": str(failure.retry_after)})

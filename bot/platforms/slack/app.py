@@ -115,7 +115,11 @@ async def authenticate(client: AsyncWebClient, settings: Settings) -> dict[str, 
     try:
         answer = await client.auth_test()
     except SlackApiError as exc:
-        raise CredentialError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc)})") from None
+        if isinstance(exc.response.data, dict):
+            raise CredentialError(f"SLACK_BOT_TOKEN was refused by Slack ({error_code(exc)})") from None
+        raise SlackUnreachableError(  # text or HTML: a proxy or a wrong URL answered, not Slack
+            f"the Slack Web API at {api_url(settings)} did not answer like Slack ({error_code(exc)}); "
+            "check SLACK_API_URL") from None
     except SLACK_ERRORS as exc:
         raise SlackUnreachableError(
             f"cannot reach the Slack Web API at {api_url(settings)} ({error_code(exc)}); "

@@ -28,7 +28,10 @@ SLACK_ERRORS: tuple[type[BaseException], ...] = (SlackClientError, aiohttp.Clien
 def error_code(exc: BaseException) -> str:
     """Slack's error code, or the exception class name (never the request: it carries the token)."""
     if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown"))
+        data = exc.response.data  # a proxy or an outage may answer with text or HTML, not JSON
+        if isinstance(data, dict):
+            return str(data.get("error", "unknown"))
+        return f"http_{exc.response.status_code}"
     return type(exc).__name__
 
 
