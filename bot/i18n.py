@@ -46,13 +46,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A round is already open in this channel: {qid}, {left} left.",
     },
     "round.already_open_race": {"zh": "刚刚有人出了题。", "en": "Someone just opened a round."},
+    "round.button_closed": {
+        "zh": "这道题的这一轮已经结束，这个按钮不再起作用。",
+        "en": "This question's round is over; its buttons no longer do anything.",
+    },
     "round.none_open": {
         "zh": "这个频道现在没有进行中的题。用 ask 出一道。",
         "en": "There is no open round in this channel. Use ask to start one.",
     },
     "round.not_allowed": {
-        "zh": "只有出题人或频道管理员可以 {action}。",
-        "en": "Only the person who asked or a channel manager can {action}.",
+        "zh": "只有出题人或频道管理员可以使用 {action}。",
+        "en": "Only the person who asked or a channel manager can use {action}.",
     },
     "round.cancelled": {"zh": "{qid} 已取消，不揭晓。", "en": "{qid} was cancelled without a reveal."},
     "round.post_failed": {
@@ -102,17 +106,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "board.you_none": {"zh": "你在这个时段还没有成绩。", "en": "You have no score in this period yet."},
     "board.line": {
         "zh": "{rank}. {name} — {points} 分（{rounds} 题）{streak}",
-        "en": "{rank}. {name} — {points} pts ({rounds} rounds){streak}",
+        "en": "{rank}. {name} — {points} pts ({rounds} round{s}){streak}",
     },
     "period.week": {"zh": "本周", "en": "this week"},
     "period.month": {"zh": "本月", "en": "this month"},
     "period.all": {"zh": "全部", "en": "all time"},
     "scope.channel": {"zh": "本频道", "en": "channel"},
     "scope.server": {"zh": "全服务器", "en": "server"},
-    "stats.title": {"zh": "{name} 的统计", "en": "Stats for {name}"},
+    "stats.title": {"zh": "{name} 的统计 · {scope}", "en": "Stats for {name} · {scope}"},
     "stats.body": {
         "zh": "作答 {rounds} 题，平均 {average} 分。连续作答：当前 {current} 天，最长 {longest} 天。",
-        "en": "{rounds} rounds answered, average {average}. Reply streak: {current} day(s) now, longest {longest}.",
+        "en": "{rounds} round{s} answered, average {average}. Reply streak: {current} day(s) now, longest {longest}.",
     },
     "stats.scheduled": {
         "zh": "每日一题连续：当前 {current} 天，最长 {longest} 天。",
@@ -122,6 +126,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.weakest": {"zh": "最弱主题：{tags}", "en": "Weakest topics: {tags}"},
     "stats.unknown_user": {"zh": "还没有 {user} 的记录。", "en": "No record of {user} yet."},
     "settings.title": {"zh": "频道设置", "en": "Channel settings"},
+    "settings.not_allowed": {
+        "zh": "只有频道管理员可以修改这个频道的设置。",
+        "en": "Only a channel manager can change this channel's settings.",
+    },
     "settings.bad_value": {
         "zh": "设置 {key} 不能取 {value}。可选：{valid}",
         "en": "Setting {key} cannot be {value}. Valid: {valid}",

@@ -48,14 +48,27 @@ async def answer(ctx: Context, cmd: Command) -> list[Outgoing]:
     )
 
 
+def _round_option(cmd: Command) -> int | None:
+    """`--round N`, which a question's own buttons carry; typed commands act on the open round."""
+    p = parse(cmd.args, options={"round"})
+    if p.positional:
+        raise BadArguments(f"unexpected {p.positional[0]}")
+    value = p.options.get("round")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise BadArguments("--round takes a round number")
+    return int(value)
+
+
 async def hint(ctx: Context, cmd: Command) -> list[Outgoing]:
     _channel_only(ctx, cmd)
-    return await ctx.app.rounds.hint(cmd.where)
+    return await ctx.app.rounds.hint(cmd.where, round_id=_round_option(cmd))
 
 
 async def reveal(ctx: Context, cmd: Command) -> list[Outgoing]:
     _channel_only(ctx, cmd)
-    return await ctx.app.rounds.reveal(cmd.user, cmd.where, is_admin=cmd.is_admin)
+    return await ctx.app.rounds.reveal(cmd.user, cmd.where, is_admin=cmd.is_admin, round_id=_round_option(cmd))
 
 
 async def skip_round(ctx: Context, cmd: Command) -> list[Outgoing]:

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from bot.app import App
 from bot.engine.drills import DONE_WORDS
-from bot.engine.events import CALLER, Notice, NoticeError, Outgoing
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Outgoing
 from bot.platforms.base import Command, Reply
 from handlers import drills, help, people, rounds, schedules
 from handlers.commands import BY_NAME, NAMES
@@ -123,8 +123,8 @@ class Router:
                     CALLER, Notice("error.bad_args_detail", lang, {"detail": str(exc), "usage": usage}, error=True)
                 )
             ]
-        except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
-            outs = [Outgoing(CALLER, exc.notice)]
+        except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too: refusals are private
+            outs = [Outgoing(PRIVATE, exc.notice)]
         except Exception:
             log.exception("command failed name=%s platform=%s", name, command.user.platform)
             outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]
@@ -169,7 +169,7 @@ class Router:
         except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too
             if quiet and exc.notice.key == "round.none_open":
                 return []
-            outs = [Outgoing(CALLER, exc.notice)]
+            outs = [Outgoing(PRIVATE, exc.notice)]
         except Exception:
             log.exception("message failed platform=%s", command.user.platform)
             outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]

@@ -258,8 +258,9 @@ def round_question(event: RoundQuestion) -> Reply:
             form_title=(f"回答 {q.id}" if lang == "zh" else f"Answer {q.id}"),
             form_label=("你的回答" if lang == "zh" else "Your answer"),
         ),
-        Button("提示" if lang == "zh" else "Hint", "hint"),
-        Button("揭晓" if lang == "zh" else "Reveal", "reveal", "danger"),
+        # the round id keeps an old question's buttons from acting on a newer round in the channel
+        Button("提示" if lang == "zh" else "Hint", f"hint --round {event.round_id}"),
+        Button("揭晓" if lang == "zh" else "Reveal", f"reveal --round {event.round_id}", "danger"),
     )
     return Reply(
         title=title,
@@ -398,6 +399,7 @@ def _board_line(line: object, lang: str) -> str:
         name=getattr(line, "name", "?"),
         points=getattr(line, "points", 0),
         rounds=getattr(line, "rounds", 0),
+        s="" if getattr(line, "rounds", 0) == 1 else "s",
         streak=mark,
     )
 
@@ -423,6 +425,7 @@ def stats_view(stats: Stats) -> Reply:
             "stats.body",
             lang,
             rounds=stats.rounds,
+            s="" if stats.rounds == 1 else "s",
             average=stats.average,
             current=stats.current_streak,
             longest=stats.longest_streak,
@@ -435,7 +438,7 @@ def stats_view(stats: Stats) -> Reply:
     if stats.weakest_tags:
         lines.append(t("stats.weakest", lang, tags=", ".join(stats.weakest_tags)))
     return Reply(
-        title=UserText(t("stats.title", lang, name=stats.name)).text,
+        title=UserText(t("stats.title", lang, name=stats.name, scope=t(f"scope.{stats.scope}", lang))).text,
         blocks=(Block(None, tuple(lines)),),
         lang=lang,
         kind="stats",

@@ -227,13 +227,18 @@ def test_intents_are_minimal_unless_thread_replies_need_message_content() -> Non
     assert intents_for(Settings(discord_thread_replies=True)).value == plain.value | Intent.MESSAGE_CONTENT
 
 
+def button_id(message: StoredMessage, prefix: str) -> str:
+    """The custom id of the message's button of that kind (`interview:hint:<round>`)."""
+    return next(c for c in message.custom_ids() if c.startswith(prefix + ":"))
+
+
 async def test_full_round_from_slash_command_to_reveal_and_leaderboard(env: DiscordEnv, bank: Bank) -> None:
     """/interview ask, Answer modal, two thread replies, the reveal after the deadline, then the leaderboard."""
     fake = env.fake
     assert fake.gateway.identify is not None and fake.gateway.identify["intents"] & Intent.MESSAGE_CONTENT
     ask = await env.slash("ask", {"id": "1.4"})
     question = await env.bot_message(CHANNEL_ID, lambda m: ANSWER_ID in m.custom_ids())
-    assert {ANSWER_ID, HINT_ID, REVEAL_ID} <= question.custom_ids()
+    assert {ANSWER_ID, button_id(question, HINT_ID), button_id(question, REVEAL_ID)} <= question.custom_ids()
     embed = embed_of(question)
     assert "1.4" in embed["title"]
     deadline = next(f["value"] for f in embed["fields"] if f["name"] in ("截止", "Deadline"))
@@ -370,15 +375,33 @@ async def test_reveal_needs_the_asker_or_manage_channels(env: DiscordEnv) -> Non
     """A member without Manage Channels who did not ask is refused privately; a member with it reveals."""
     fake = env.fake
     question = await env.ask()
-    refused = await env.click(REVEAL_ID, user=PEER)
+    refused = await env.click(button_id(question, REVEAL_ID), user=PEER)
     shown = await env.answered(refused)
     assert [m.ephemeral for m in shown] == [True]
     assert "出题人或频道管理员" in text_of(shown[0])
     assert await env.app.rounds.status(env.where) is not None  # still open
-    allowed = await env.click(REVEAL_ID, user=MOD)
+    allowed = await env.click(button_id(question, REVEAL_ID), user=MOD)
     await fake.wait_for_callback(allowed["id"])
     await env.bot_message(question.id, lambda m: "揭晓" in title(m))
     assert await env.app.rounds.status(env.where) is None
+
+
+async def test_an_old_questions_buttons_leave_the_newer_round_alone(env: DiscordEnv) -> None:
+    """Reveal on a revealed question's message is refused privately; the channel's new round stays open."""
+    fake = env.fake
+    old = await env.ask("1.4")
+    await env.slash("reveal")
+    await env.bot_message(old.id, lambda m: "揭晓" in title(m))
+    await env.ask("2.1")
+    for kind in (REVEAL_ID, HINT_ID):
+        clicked = await env.click(button_id(old, kind))
+        shown = await env.answered(clicked)
+        assert [m.ephemeral for m in shown] == [True] and "结束" in text_of(shown[0])
+    current = await env.app.rounds.status(env.where)
+    assert current is not None and current.question.id == "2.1"
+    assert not [m for m in fake.messages() if "2.1" in title(m) and "揭晓" in title(m)]
+    legacy = await env.answered(await env.click(HINT_ID))  # a button from before round ids acts on the open round
+    assert "2.1" in title(legacy[0])
 
 
 async def test_buttons_work_after_a_restart(tmp_path: Path, bank: Bank) -> None:
@@ -395,7 +418,7 @@ async def test_buttons_work_after_a_restart(tmp_path: Path, bank: Bank) -> None:
             assert first.is_closed()
             async with connected(fake, app, settings) as second:
                 assert app.delivery.messenger("discord") is second.messenger
-                clicked = await stack.click(HINT_ID)
+                clicked = await stack.click(button_id(question, HINT_ID))
                 assert clicked["message"]["id"] == str(question.id)
                 shown = await DiscordEnv(fake, app, clock, second).answered(clicked)
         finally:

@@ -80,10 +80,22 @@ async def test_reveal_by_someone_not_allowed(app: App) -> None:
     await router.handle(command("ask 1.1"))
     for line in ("reveal", "skip", "cancel", "settings reminders off"):
         refused = await router.handle(command(line, "mallory"))
-        assert "只有出题人或频道管理员" in text_of(refused) and refused[0].ephemeral
+        expected = "只有频道管理员可以修改" if line.startswith("settings") else "只有出题人或频道管理员"
+        assert expected in text_of(refused) and refused[0].ephemeral
     assert posts(app, "reveal") == []
     await router.handle(command("reveal", "dana", admin=True))
     assert len(posts(app, "reveal")) == 1
+
+
+async def test_refusals_go_only_to_the_caller(app: App) -> None:
+    """No open round for hint or reveal, or a second ask while one is open: told privately, not to the channel."""
+    router = Router(app)
+    for line in ("hint", "reveal"):
+        refused = await router.handle(command(line))
+        assert "没有进行中的题" in text_of(refused) and refused[0].ephemeral
+    await router.handle(command("ask 1.1"))
+    again = await router.handle(command("ask 1.2", "bob"))
+    assert "1.1" in text_of(again) and again[0].ephemeral
 
 
 async def test_late_reply_is_practice(app: App, clock: FakeClock, bank: Bank) -> None:
@@ -313,8 +325,14 @@ async def test_stats_show_rounds_average_tags_and_streak(app: App, clock: FakeCl
         await router.handle(command(f"ask {qid} --minutes 1"))
         await reply(router, "bob", bank.questions[qid].answer.zh if day != 2 else "不知道")
         await clock.advance(timedelta(days=1))
-    text = text_of(await router.handle(command("stats", "bob")))
-    assert "作答 3 题" in text and "最长 3 天" in text and "最弱主题" in text
+    shown = await router.handle(command("stats", "bob"))
+    text = text_of(shown)
+    assert "作答 3 题" in text and "最长 3 天" in text and "最弱主题" in text and "本频道" in shown[0].title
+    best = next(line for line in text.splitlines() if line.startswith("最强主题"))
+    weakest = next(line for line in text.splitlines() if line.startswith("最弱主题"))
+    assert not set(best.split("：")[1].split(", ")) & set(weakest.split("：")[1].split(", "))
+    alone = text_of(await router.handle(command("stats", "bob", channel="C2")))
+    assert "作答 0 题" in alone and "最强主题" not in alone  # another channel's rounds are not these
     other = text_of(await router.handle(command("stats <@bob>", "alice")))
     assert "作答 3 题" in other
 

@@ -21,7 +21,7 @@ import pytest
 from bot.app import App, build_app
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.platforms.base import Block, Button, Field, Reply, UserText
+from bot.platforms.base import Block, Button, ConversationRef, Field, Reply, UserText
 from bot.platforms.slack import render
 from bot.platforms.slack.app import SlackBot, authenticate, build_slack_app
 from bot.platforms.slack.server import web_app
@@ -201,6 +201,27 @@ async def test_rate_limited_post_is_retried(env: SlackEnv) -> None:
     assert await env.question_ts(1)
 
 
+async def test_a_reveal_post_failing_with_a_text_body_is_posted_again(
+    env: SlackEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 500 with an HTML/text body (a proxy, an outage) on the reveal is logged by its status and the reveal
+    is posted again by the announce timer; the round is not lost."""
+    await ask_and_wait(env)
+    ts = await env.question_ts(1)
+    assert (await env.thread_reply("缩放是为了控制方差", BOB, ts, "Ev-text-1")).status == 200
+    await env.fake.wait_for("chat.postEphemeral")  # the reply was recorded
+    env.fake.fail_next("chat.postMessage", error="<html>upstream error</html>", status=500, text=True)
+    with caplog.at_level(logging.WARNING):
+        await env.clock.advance(timedelta(minutes=5, seconds=1))
+        await env.fake.wait_for("chat.postMessage", lambda c: c.error is not None)
+        await env.clock.advance(timedelta(seconds=30))
+        reveal = await env.fake.wait_for(
+            "chat.postMessage", lambda c: c.error is None and c.args.get("thread_ts") == ts
+        )
+    assert "1.4" in everything(reveal)
+    assert "error=http_500" in caplog.text and "AttributeError" not in caplog.text
+
+
 # -- security: signatures, replays, injection, permissions ---------------------------------------------
 
 
@@ -294,7 +315,7 @@ async def test_reveal_button_needs_the_asker_or_an_admin(env: SlackEnv) -> None:
     """A stranger's Reveal click is refused ephemerally; a workspace admin (users.info) may reveal."""
     post = await ask_and_wait(env)
     ts = await env.question_ts(1)
-    reveal_button = next(b for b in buttons_of(post.arg("blocks")) if b["value"] == "reveal")
+    reveal_button = next(b for b in buttons_of(post.arg("blocks")) if b["value"].startswith("reveal --round "))
     assert (await env.click(reveal_button, MALLORY, ts)).status == 200
     refused = await env.fake.wait_for("chat.postEphemeral", to(MALLORY))
     assert "只有出题人或频道管理员" in refused.args["text"]
@@ -306,10 +327,29 @@ async def test_reveal_button_needs_the_asker_or_an_admin(env: SlackEnv) -> None:
     assert len(admin_lookup) == 1
 
 
+async def test_an_old_questions_buttons_leave_the_newer_round_alone(env: SlackEnv) -> None:
+    """Reveal and Hint on a revealed question's message are refused privately; the new round stays open."""
+    old = await ask_and_wait(env)
+    old_ts = await env.question_ts(1)
+    assert (await env.slash("reveal")).status == 200
+    await env.fake.wait_for("chat.postMessage", lambda c: c.args.get("thread_ts") == old_ts)
+    await ask_and_wait(env, "ask 2.1")
+    posts = len(env.fake.calls("chat.postMessage"))
+    for kind in ("reveal", "hint"):
+        button = next(b for b in buttons_of(old.arg("blocks")) if b["value"].startswith(f"{kind} --round "))
+        assert (await env.click(button, USER_ID, old_ts)).status == 200
+        told = await env.fake.wait_for("chat.postEphemeral", lambda c, k=kind: "over" in c.args["text"]
+                                       or "结束" in c.args["text"], count=1 if kind == "reveal" else 2)
+        assert told.args["user"] == USER_ID
+    assert len(env.fake.calls("chat.postMessage")) == posts  # nothing posted to the channel
+    current = await env.engine.rounds.status(ConversationRef("slack", TEAM_ID, CHANNEL_ID, False))
+    assert current is not None and current.question.id == "2.1"
+
+
 async def test_hint_button_answers_only_the_clicker(env: SlackEnv) -> None:
     """The Hint button answers with an ephemeral message to the person who clicked."""
     post = await ask_and_wait(env)
-    hint = next(b for b in buttons_of(post.arg("blocks")) if b["value"] == "hint")
+    hint = next(b for b in buttons_of(post.arg("blocks")) if b["value"].startswith("hint --round "))
     assert (await env.click(hint, BOB, await env.question_ts(1))).status == 200
     shown = await env.fake.wait_for("chat.postEphemeral", to(BOB))
     assert shown.args["channel"] == CHANNEL_ID and "1.4" in shown.args["text"]

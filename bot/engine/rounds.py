@@ -167,6 +167,7 @@ class Stats:
     lang: str
     scheduled_streak: int = 0
     scheduled_longest: int = 0
+    scope: str = "channel"  # "channel": this channel's rounds; "server": the workspace's (asked in a DM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,11 +478,8 @@ class RoundService:
             return [Outgoing(PRIVATE, PracticeGraded(question, grade, lang))]
         return [Outgoing(PRIVATE, AnswerRecorded(target.id, prior + 1, target.deadline_at, lang))]
 
-    async def hint(self, where: ConversationRef) -> list[Outgoing]:
-        conv = await self.conversation(where)
-        current = await self._store.open_round(conv.id)
-        if current is None:
-            raise RoundError(Notice("round.none_open", conv.lang))
+    async def hint(self, where: ConversationRef, *, round_id: int | None = None) -> list[Outgoing]:
+        conv, current = await self._current(where, round_id)
         return [Outgoing(PRIVATE, HintShown(self._question(current.question_id), conv.lang))]
 
     # -- closing --------------------------------------------------------------------------------
@@ -494,15 +492,20 @@ class RoundService:
             return
         raise RoundError(Notice("round.not_allowed", lang, {"action": action}, error=True))
 
-    async def _current(self, where: ConversationRef) -> tuple[ConversationRow, RoundRow]:
+    async def _current(self, where: ConversationRef, round_id: int | None = None) -> tuple[ConversationRow, RoundRow]:
+        """The channel's open round; with `round_id` (a question's own button), only if it is that round."""
         conv = await self.conversation(where)
         current = await self._store.open_round(conv.id)
+        if round_id is not None and (current is None or current.id != round_id):
+            raise RoundError(Notice("round.button_closed", conv.lang, error=True))
         if current is None:
             raise RoundError(Notice("round.none_open", conv.lang))
         return conv, current
 
-    async def reveal(self, user: UserRef, where: ConversationRef, *, is_admin: bool) -> list[Outgoing]:
-        conv, current = await self._current(where)
+    async def reveal(
+        self, user: UserRef, where: ConversationRef, *, is_admin: bool, round_id: int | None = None
+    ) -> list[Outgoing]:
+        conv, current = await self._current(where, round_id)
         await self._require_control(user, current, is_admin, "reveal", conv.lang)
         return await self._close(current, "revealed")
 
@@ -745,6 +748,8 @@ class RoundService:
             for tag in question.tags if question else ():
                 tag_scores.setdefault(tag, []).append(score)
         ranked = sorted(((sum(v) / len(v), t) for t, v in tag_scores.items()), reverse=True)
+        # best and weakest never share a topic, and are named only when the topics' scores differ
+        named = min(2, len(ranked) // 2) if ranked and ranked[0][0] > ranked[-1][0] else 0
         times = await self._store.user_reply_times(person.id, ids or [conv.id])
         current, longest = streaks(times, zone(conv.timezone), self._clock.now())
         average = round(sum(s for _q, s, _a in results) / len(results)) if results else 0
@@ -752,11 +757,12 @@ class RoundService:
             person.display_name or target.user_id,
             len(results),
             average,
-            tuple(t for _s, t in ranked[:2]),
-            tuple(t for _s, t in ranked[::-1][:2]) if len(ranked) > 1 else (),
+            tuple(t for _s, t in ranked[:named]),
+            tuple(t for _s, t in ranked[::-1][:named]),
             current,
             longest,
             conv.lang,
+            scope="server" if conv.is_dm else "channel",
         )
 
     # -- settings -------------------------------------------------------------------------------
@@ -770,7 +776,7 @@ class RoundService:
         conv = await self.conversation(where)
         lang = conv.lang
         if not is_admin:
-            raise RoundError(Notice("round.not_allowed", lang, {"action": "settings"}, error=True))
+            raise RoundError(Notice("settings.not_allowed", lang, error=True))
         key = key.lower().replace("_", "-")
         try:
             column, parsed = _parse_setting(key, value)

@@ -1,8 +1,9 @@
 """Buttons and the answer modal, with stable custom ids so they keep working after a restart.
 
 Every button is a `DynamicItem` matched by its custom id alone (no per-message state):
-`interview:answer` opens the hidden-answer modal, `interview:hint` and `interview:reveal`
-run those commands, and `interview:cmd:<command line>` runs any other ('done', 'skip',
+`interview:answer` opens the hidden-answer modal, `interview:hint:<round>` and
+`interview:reveal:<round>` run those commands for their own round (the forms without a round,
+from older messages, act on the open round), and `interview:cmd:<command line>` runs any other ('done', 'skip',
 'ask 1.15', 'report 3 --answers', 'rate good').  `persistent_view()` is added to the client
 at setup, which registers them all.  The modal's submission is read from the interaction
 by its custom id `interview:answer_modal:<channel>` (see `InterviewClient.on_interaction`).
@@ -37,6 +38,12 @@ STYLES = {
 }
 
 UIButton = discord.ui.Button[discord.ui.View]
+_ROUND = r"(?::(?P<round>\d+))?"
+_ROUND_ACTION = re.compile(r"(hint|reveal)(?: --round (\d+))?")
+
+
+def _with_round(command: str, round_id: str | None) -> str:
+    return f"{command} --round {round_id}" if round_id else command
 
 
 class ButtonHost(Protocol):
@@ -85,40 +92,52 @@ class AnswerButton(discord.ui.DynamicItem[UIButton], template=re.escape(ANSWER_I
         await _host(interaction).open_answer_form(interaction)
 
 
-class HintButton(discord.ui.DynamicItem[UIButton], template=re.escape(HINT_ID)):
+class HintButton(discord.ui.DynamicItem[UIButton], template=re.escape(HINT_ID) + _ROUND):
     """Hint: the open question's hint, only for the clicker."""
 
-    def __init__(self, label: str = "Hint", style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
-        super().__init__(_button(HINT_ID, label, style))
+    def __init__(
+        self,
+        label: str = "Hint",
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+        round_id: str | None = None,
+    ) -> None:
+        super().__init__(_button(HINT_ID + (f":{round_id}" if round_id else ""), label, style))
+        self.round_id = round_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> HintButton:
         """Rebuild the clicked button (label and style as shown) from its custom id."""
-        return cls(*_look(item, "Hint", discord.ButtonStyle.secondary))
+        return cls(*_look(item, "Hint", discord.ButtonStyle.secondary), match["round"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the client\'s interaction handler."""
-        await _host(interaction).run_button(interaction, "hint")
+        await _host(interaction).run_button(interaction, _with_round("hint", self.round_id))
 
 
-class RevealButton(discord.ui.DynamicItem[UIButton], template=re.escape(REVEAL_ID)):
+class RevealButton(discord.ui.DynamicItem[UIButton], template=re.escape(REVEAL_ID) + _ROUND):
     """Reveal: the asker or an admin closes the round now (others get a private refusal)."""
 
-    def __init__(self, label: str = "Reveal", style: discord.ButtonStyle = discord.ButtonStyle.danger) -> None:
-        super().__init__(_button(REVEAL_ID, label, style))
+    def __init__(
+        self,
+        label: str = "Reveal",
+        style: discord.ButtonStyle = discord.ButtonStyle.danger,
+        round_id: str | None = None,
+    ) -> None:
+        super().__init__(_button(REVEAL_ID + (f":{round_id}" if round_id else ""), label, style))
+        self.round_id = round_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> RevealButton:
         """Rebuild the clicked button (label and style as shown) from its custom id."""
-        return cls(*_look(item, "Reveal", discord.ButtonStyle.danger))
+        return cls(*_look(item, "Reveal", discord.ButtonStyle.danger), match["round"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the client\'s interaction handler."""
-        await _host(interaction).run_button(interaction, "reveal")
+        await _host(interaction).run_button(interaction, _with_round("reveal", self.round_id))
 
 
 class CommandButton(discord.ui.DynamicItem[UIButton], template=re.escape(COMMAND_PREFIX) + r"(?P<line>.+)"):
@@ -159,10 +178,9 @@ def item_for(button: Button) -> discord.ui.Item[Any] | None:
     action = button.action.strip()
     if button.opens_form or action == "answer":
         return AnswerButton(button.label, style)
-    if action == "hint":
-        return HintButton(button.label, style)
-    if action == "reveal":
-        return RevealButton(button.label, style)
+    if m := _ROUND_ACTION.fullmatch(action):
+        kind = HintButton if m[1] == "hint" else RevealButton
+        return kind(button.label, style, m[2])
     if not action or len(COMMAND_PREFIX + action) > MAX_CUSTOM_ID:
         return None
     return CommandButton(action, button.label, style)
