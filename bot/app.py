@@ -87,6 +87,7 @@ async def build_app(
         timers=timers,
         reviews=ReviewScheduler(store),
         notify=delivery,
+        default_lang=settings.lang,
     )
     rounds = RoundService(
         store=store,

@@ -234,6 +234,20 @@ async def test_restart_mid_question_resumes_with_its_timer(settings: Settings, c
     await second.close()
 
 
+async def test_dm_replies_follow_the_configured_language(settings: Settings, clock: FakeClock, bank: Bank) -> None:
+    """A bot set to English answers a DM from someone who never chose a language in English."""
+    english = await build_app(replace(settings, lang="en"), clock=clock, bank=bank)
+    english.delivery.register("test", RecordingMessenger())
+    await english.start()
+    try:
+        router = Router(english)
+        for line in ("skip", "drill stop", "drill status"):
+            told = text_of(await router.handle(dm(line)))
+            assert "no drill" in told.lower() and "练习" not in told, (line, told)
+    finally:
+        await english.close()
+
+
 async def test_weak_question_comes_back_sooner(app: App, clock: FakeClock, bank: Bank) -> None:
     """Over simulated weeks a badly answered question is due before a well answered one."""
     router = Router(app)

@@ -151,7 +151,9 @@ class DrillService:
         notify: Notify,
         idle: timedelta = timedelta(hours=24),
         max_probes: int = 2,
+        default_lang: str = "zh",
     ) -> None:
+        self._default_lang = default_lang  # for people who never chose a language
         self._store = store
         self._bank = bank
         self._grading = grading
@@ -395,7 +397,7 @@ class DrillService:
             if len(text) > MAX_REPLY_CHARS or not text.strip():
                 found = await self._store.active_drill_with_item(row.id)
                 if found is None:
-                    raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
+                    raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
                 if len(text) > MAX_REPLY_CHARS:
                     limits = {"length": len(text), "limit": MAX_REPLY_CHARS}
                     raise DrillError(Notice("error.too_long", found[0].lang, limits, True))
@@ -418,7 +420,7 @@ class DrillService:
             self.drop_state(row.id)
             found = await self._store.add_drill_answer(user_id=row.id, text=text, now=now, event_id=event_id)
             if found is None:
-                raise DrillError(Notice("drill.none_active", (row.lang or "zh")))
+                raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             drill, item = found
             if item is None:  # paused after unanswered questions: any message brings it back
                 now = self._clock.now()
@@ -436,7 +438,7 @@ class DrillService:
         async with self._lock(row.id):
             state = await self._state(row.id)
             if state is None:
-                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+                raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             if state.current is None:
                 return []
             parts = state.texts.get(state.current.id)
@@ -475,12 +477,12 @@ class DrillService:
         row = await self._user(user)
         rating = rating.strip().lower()
         if rating not in RATING_NAMES:
-            raise DrillError(Notice("console.rate_invalid", row.lang or "zh"))
+            raise DrillError(Notice("console.rate_invalid", row.lang or self._default_lang))
         async with self._lock(row.id):
             self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
-                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+                raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             items = await self._store.drill_items(drill.id)
             waiting = [i for i in items if i.state == "answered" and i.self_rating is None]
             if not waiting:
@@ -498,7 +500,7 @@ class DrillService:
         async with self._lock(row.id):
             state = await self._state(row.id)
             if state is None:
-                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+                raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             drill, item = state.drill, state.current
             if item is None:
                 return []
@@ -701,7 +703,7 @@ class DrillService:
             self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
-                raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+                raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             return await self._finish(drill, "stopped", "stopped")
 
     async def _finish(self, drill: DrillRow, state: str, reason: str) -> list[Outgoing]:
@@ -734,7 +736,7 @@ class DrillService:
         row = await self._user(user)
         drill = await self._store.active_drill(row.id)
         if drill is None:
-            raise DrillError(Notice("drill.none_active", row.lang or "zh"))
+            raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
         return await self._status(drill)
 
     async def _status(self, drill: DrillRow) -> DrillStatus:
@@ -750,7 +752,7 @@ class DrillService:
     async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
         """A finished drill's report again (the latest by default)."""
         row = await self._user(user)
-        lang = row.lang or "zh"
+        lang = row.lang or self._default_lang
         if drill_id is None:
             drill = await self._store.latest_drill(row.id, ("finished", "stopped", "expired"))
             if drill is None:
@@ -826,7 +828,7 @@ class DrillService:
             self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
-                raise DrillError(Notice("console.no_resume", row.lang or "zh"))
+                raise DrillError(Notice("console.no_resume", row.lang or self._default_lang))
             current = await self._store.current_item(drill.id)
             if current is None:
                 return await self._ask_next(drill, self._user_ref(row))
