@@ -69,6 +69,16 @@ async def test_refused_token_is_one_line_naming_it(tmp_path: Path) -> None:
     assert "not-the-token" not in err
 
 
+async def test_discord_failing_at_login_is_one_line(tmp_path: Path) -> None:
+    """Discord (or a REST proxy) answering 503 at login: exit 1 with one line naming the status, no traceback."""
+    async with running_fake_discord() as fake:
+        fake.fail_next("GET", "/users/@me", status=503, times=10)
+        code, _out, err = await run_to_end(env=environment(tmp_path, fake))
+    assert code == 1, err
+    last = err.strip().splitlines()[-1]
+    assert "error:" in last and "503" in last and "DISCORD_API_BASE" in last and "Traceback" not in err
+
+
 async def test_sync_registers_the_commands_and_exits(tmp_path: Path) -> None:
     """--sync PUTs /interview globally, --sync --guild ID in that server; neither connects the gateway."""
     async with running_fake_discord() as fake:

@@ -53,6 +53,10 @@ async def login(client: discord.Client, settings: Settings) -> None:
         await client.login(settings.discord_token)
     except discord.LoginFailure:
         raise DiscordCredentialError(REFUSED_CREDENTIAL) from None
+    except discord.HTTPException as exc:  # a 5xx after the library's own retries, or a proxy's error
+        base = discord.http.Route.BASE
+        raise DiscordUnreachableError(f"Discord at {base} answered {exc.status} at login; "
+                                      "try again later, or check DISCORD_API_BASE") from None
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         base = discord.http.Route.BASE
         raise DiscordUnreachableError(f"cannot reach Discord at {base} ({type(exc).__name__}); "
