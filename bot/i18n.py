@@ -71,6 +71,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Press Answer to reply privately (hidden until the reveal), or reply in this message's thread. "
         "Time limit: {minutes} min.",
     },
+    "round.how_to_answer_form_only": {
+        "zh": "点击“回答”私下作答（揭晓前他人看不到）。限时 {minutes} 分钟。",
+        "en": "Press Answer to reply privately (hidden until the reveal). Time limit: {minutes} min.",
+    },
     "round.new_cycle": {
         "zh": "这个范围的题已经全部出过，开始新一轮。",
         "en": "Every question in this scope has been asked; starting a new cycle.",

@@ -262,18 +262,21 @@ def round_question(event: RoundQuestion) -> Reply:
         Button("提示" if lang == "zh" else "Hint", f"hint --round {event.round_id}"),
         Button("揭晓" if lang == "zh" else "Reveal", f"reveal --round {event.round_id}", "danger"),
     )
+    how_to = t("round.how_to_answer", lang, minutes=f"{event.minutes:g}")
+    # a platform that does not take thread replies as answers shows the form-only wording instead
+    form_only = t("round.how_to_answer_form_only", lang, minutes=f"{event.minutes:g}")
     return Reply(
         title=title,
         blocks=(
             Block(None, tuple(lines)),
-            Block(None, (t("round.how_to_answer", lang, minutes=f"{event.minutes:g}"),)),
+            Block(None, (how_to,)),
         ),
         fields=fields,
         buttons=buttons,
         lang=lang,
         kind="question",
         deadline=event.deadline,
-        tags={"round": str(event.round_id), "qid": q.id},
+        tags={"round": str(event.round_id), "qid": q.id, "how_to": how_to, "how_to_form_only": form_only},
     )
 
 

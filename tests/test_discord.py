@@ -546,6 +546,23 @@ def test_render_keeps_discord_limits_and_escapes() -> None:
     assert render.cut("a\\_" * 10, 5).endswith("…") and not render.cut("ab\\_cd", 4).endswith("\\…")
 
 
+def test_question_wording_and_thread_name_follow_thread_replies(bank: Bank) -> None:
+    """Without thread replies the question names only the Answer button; a thread is named after the question,
+    also when the reveal opens it."""
+    from bot.engine.rounds import RoundQuestion
+    from bot.platforms.discord import render
+    from bot.platforms.discord.messenger import _form_only
+    from handlers.views import render as neutral
+
+    event = RoundQuestion(7, bank.questions["1.4"], START, 5.0, "en", "alice")
+    question = neutral(event)
+    assert "thread" in question.plain_text()
+    plain = _form_only(question).plain_text()
+    assert "thread" not in plain and "Press Answer" in plain and "5 min" in plain
+    reveal = Reply(title="Reveal · 1.4", lang="en", kind="reveal", tags={"round": "7", "qid": "1.4"})
+    assert render.thread_name(reveal) == render.thread_name(question) == "Interview question 1.4 · Answers"
+
+
 def test_invite_permissions_match_the_docs() -> None:
     """The permissions integer in docs/discord.md is the one the code computes."""
     from bot.platforms.discord.permissions import INVITE_PERMISSIONS, invite_url

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -46,6 +47,16 @@ def message_kwargs(reply: Reply, *, edit: bool = False) -> dict[str, Any]:
     if view is not None or edit:
         kwargs["view"] = view
     return kwargs
+
+
+def _form_only(reply: Reply) -> Reply:
+    """The question with its how-to-answer line in the wording that names only the Answer button."""
+    how_to, form_only = reply.tags.get("how_to"), reply.tags["how_to_form_only"]
+    blocks = tuple(
+        replace(block, lines=tuple(form_only if line == how_to else line for line in block.lines))
+        for block in reply.blocks
+    )
+    return replace(reply, blocks=blocks)
 
 
 class DiscordMessenger:
@@ -85,7 +96,10 @@ class DiscordMessenger:
     # -- the Messenger protocol ------------------------------------------------------------------
 
     async def post(self, where: ConversationRef, reply: Reply) -> MessageRef:
-        """Post in a channel; a round's question gets its answer thread when thread replies are on."""
+        """Post in a channel; a round's question gets its answer thread when thread replies are on, and
+        without them it does not invite replies in a thread."""
+        if not self._thread_replies and "how_to_form_only" in reply.tags:
+            reply = _form_only(reply)
         message = await self.send(self._channel(int(where.channel_id), where.workspace_id), reply)
         if self._thread_replies and reply.kind == "question" and "round" in reply.tags and not where.is_dm:
             try:

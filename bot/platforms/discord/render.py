@@ -12,6 +12,7 @@ from datetime import datetime
 
 import discord
 
+from bot.i18n import t
 from bot.platforms.base import Inline, Reply, UserText
 
 MAX_TITLE = 256
@@ -120,7 +121,9 @@ def embed(reply: Reply) -> discord.Embed:
 
 
 def thread_name(reply: Reply) -> str:
-    """The name of the thread that collects a question's replies."""
-    base = _plain(reply.title) if reply.title else reply.tags.get("qid", "")
+    """The name of the thread that collects a question's replies (named after the question even when the
+    reveal is what opens it)."""
+    qid = reply.tags.get("qid")
+    base = t("round.question_title", reply.lang, qid=qid) if qid else _plain(reply.title) if reply.title else ""
     name = f"{base} · {word('answers', reply.lang)}" if base else word("answers", reply.lang)
     return name[:MAX_THREAD_NAME]
