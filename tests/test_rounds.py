@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from bot.platforms.base import MessageRef, UserText
 from handlers.router import Router
 from question_bank.schema import Bank
 from tests.fakes.messenger import RecordingMessenger, Sent
-from tests.helpers import command, messenger, text_of
+from tests.helpers import command, messenger, room, text_of
 
 
 def posts(app: App, kind: str) -> list[Sent]:
@@ -335,6 +336,19 @@ async def test_stats_show_rounds_average_tags_and_streak(app: App, clock: FakeCl
     assert "作答 0 题" in alone and "最强主题" not in alone  # another channel's rounds are not these
     other = text_of(await router.handle(command("stats <@bob>", "alice")))
     assert "作答 3 题" in other
+
+
+async def test_stats_and_board_in_a_dm_that_belongs_to_no_workspace(app: App, bank: Bank) -> None:
+    """A Discord DM has no server: stats and the leaderboard there count the servers where the person plays."""
+    router = Router(app)
+    await router.handle(command("ask 1.4 --minutes 1"))
+    await reply(router, "bob", bank.questions["1.4"].answer.zh)
+    await router.handle(command("reveal"))
+    no_server = room("D-bob", dm=True, workspace="")
+    stats = await router.handle(replace(command("stats", "bob"), where=no_server))
+    assert "作答 1 题" in text_of(stats)
+    board = text_of(await router.handle(replace(command("leaderboard week server", "bob"), where=no_server)))
+    assert "Bob" in board and "第 1 名" in board
 
 
 async def test_replies_follow_the_round_that_is_open_now(app: App, settings: Settings, clock: FakeClock,

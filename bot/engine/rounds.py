@@ -707,19 +707,24 @@ class RoundService:
         self, user: UserRef, where: ConversationRef, period: str = "week", scope: str = "channel"
     ) -> Leaderboard:
         conv = await self.conversation(where)
-        lines = await self._board(conv, period, scope, limit=None)
         person = await self._store.find_user(user.platform, user.user_id)
+        lines = await self._board(conv, period, scope, limit=None, viewer=person.id if person else None)
         mine = next((line for line in lines if person and line.user_id == person.id), None)
         return Leaderboard(period, scope, tuple(lines[:10]), mine, conv.lang)
 
-    async def _board(self, conv: ConversationRow, period: str, scope: str, limit: int | None) -> list[BoardLine]:
+    async def _workspace_ids(self, conv: ConversationRow, viewer: int | None) -> list[int]:
+        """The channels of the conversation's workspace; from a DM that belongs to no workspace (Discord),
+        those of every server where the viewer has played."""
+        if conv.is_dm and not conv.workspace_id:
+            return await self._store.played_workspace_conversations(conv.platform, viewer) if viewer else []
+        return await self._store.workspace_conversations(conv.platform, conv.workspace_id)
+
+    async def _board(
+        self, conv: ConversationRow, period: str, scope: str, limit: int | None, viewer: int | None = None
+    ) -> list[BoardLine]:
         tz = zone(conv.timezone)
         since = period_start(self._clock.now(), tz, period)
-        ids = (
-            [conv.id]
-            if scope == "channel"
-            else await self._store.workspace_conversations(conv.platform, conv.workspace_id)
-        )
+        ids = [conv.id] if scope == "channel" else await self._workspace_ids(conv, viewer)
         rows = await self._store.leaderboard(conversation_ids=ids or [conv.id], since=since)
         lines = []
         for rank, (user_id, name, points, rounds, _first) in enumerate(rows, start=1):
@@ -738,9 +743,7 @@ class RoundService:
         person = await self._store.find_user(target.platform, target.user_id)
         if person is None:
             raise RoundError(Notice("stats.unknown_user", conv.lang, {"user": target.display_name or target.user_id}))
-        ids = (
-            [conv.id] if not conv.is_dm else await self._store.workspace_conversations(conv.platform, conv.workspace_id)
-        )
+        ids = [conv.id] if not conv.is_dm else await self._workspace_ids(conv, person.id)
         results = await self._store.user_results(person.id, ids or [conv.id])
         tag_scores: dict[str, list[int]] = {}
         for qid, score, _at in results:

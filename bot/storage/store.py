@@ -1214,6 +1214,16 @@ class Store:
         )
         return [r[0] for r in rows]
 
+    async def played_workspace_conversations(self, platform: str, user_id: int) -> list[int]:
+        """The channels of every workspace (server) on `platform` where the person has a scored round."""
+        rows = await self._all(
+            "SELECT id FROM conversations WHERE platform = ? AND is_dm = 0 AND workspace_id IN ("
+            "SELECT DISTINCT c.workspace_id FROM round_results rr JOIN rounds r ON r.id = rr.round_id "
+            "JOIN conversations c ON c.id = r.conversation_id WHERE rr.user_id = ? AND c.platform = ?)",
+            (platform, user_id, platform),
+        )
+        return [r[0] for r in rows]
+
     async def user_results(self, user_id: int, conversation_ids: Sequence[int]) -> list[tuple[str, int, datetime]]:
         """(question id, score, reply time) of every scored round of a person in these conversations."""
         marks = ",".join("?" for _ in conversation_ids)
