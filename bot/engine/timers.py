@@ -240,6 +240,8 @@ class TimerService:
             log.error("timer gave up kind=%s ref=%s attempts=%s", timer.kind, timer.ref_id, attempts,
                       exc_info=outcome)
             return None
-        log.error("timer failed, will retry kind=%s ref=%s attempt=%s", timer.kind, timer.ref_id, attempts,
-                  exc_info=outcome)
+        # a retry is routine (a platform outage, a missing permission): one line; the traceback comes with giving up
+        log.warning("timer failed, will retry kind=%s ref=%s attempt=%s error=%s: %s", timer.kind, timer.ref_id,
+                    attempts, type(outcome).__name__, str(outcome)[:200])
+        log.debug("timer failure kind=%s ref=%s", timer.kind, timer.ref_id, exc_info=outcome)
         return now + self._retry_delay * attempts
