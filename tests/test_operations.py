@@ -151,9 +151,19 @@ def test_tokens_never_reach_the_logs() -> None:
 
 
 async def test_backup_while_writing_restores_consistently(app: App, tmp_path: Path) -> None:
-    """An online backup taken while answers are being written opens as a consistent database."""
+    """An online backup taken while answers are being written finishes and opens as a consistent database.
+
+    The database is made larger than one backup slice, so a backup copied in slices would start over at
+    every write and never finish."""
     router = Router(app)
     await router.handle(command("ask 1.1 --minutes 60"))
+    filler = sqlite3.connect(app.settings.db_path)
+    try:
+        with filler:
+            filler.execute("CREATE TABLE filler (x BLOB)")
+            filler.executemany("INSERT INTO filler VALUES (randomblob(1024))", [()] * 40_000)
+    finally:
+        filler.close()
     stop = asyncio.Event()
     under_way = asyncio.Event()
 
@@ -168,13 +178,17 @@ async def test_backup_while_writing_restores_consistently(app: App, tmp_path: Pa
     task = asyncio.create_task(writer())
     await under_way.wait()
     target = tmp_path / "backup.sqlite3"
-    await backup(app.settings.db_path, target)
-    stop.set()
-    await task
+    try:
+        await asyncio.wait_for(backup(app.settings.db_path, target), timeout=60)
+    finally:
+        stop.set()
+        await task
+    assert not list(tmp_path.glob(".*.partial"))
     conn = sqlite3.connect(target)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         copied = conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        assert conn.execute("SELECT COUNT(*) FROM filler").fetchone()[0] == 40_000
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()

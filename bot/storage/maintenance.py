@@ -47,20 +47,34 @@ async def run(action: str, db_path: Path, target: Path | None, out: TextIO) -> i
 
 
 async def backup(source: Path, target: Path) -> None:
-    """SQLite's online backup API: a consistent copy even while the bot writes."""
+    """SQLite's online backup API: a consistent copy even while the bot writes.
+
+    All pages are copied in one step, inside one read transaction: copied in slices, the backup starts
+    over whenever another connection writes, and under steady writes it never finishes.  The copy is
+    written beside the target and renamed when complete, so a failed or interrupted backup never leaves
+    a file that looks like a good one.
+    """
     def copy() -> None:
         if not source.exists():
             raise StorageError(f"no database at {source}")
         if target.exists():
             raise StorageError(f"{target} exists; choose a new file name")
         target.parent.mkdir(parents=True, exist_ok=True)
-        src = sqlite3.connect(source)
-        dst = sqlite3.connect(target)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
         try:
-            src.backup(dst, pages=256)
+            src = sqlite3.connect(source)
+            try:
+                dst = sqlite3.connect(partial)
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+            partial.replace(target)
         finally:
-            dst.close()
-            src.close()
+            partial.unlink(missing_ok=True)
 
     try:
         await asyncio.to_thread(copy)
