@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _HANDLERS.get(args.command) or _BUILTIN[args.command]
     try:
         return handler(args, settings)
-    except UsageError as exc:
+    except (UsageError, SettingsError) as exc:
         print(f"interview-bot {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except StorageError as exc:

@@ -50,7 +50,7 @@ class Settings:
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values applied."""
-        return replace(self, **{k: v for k, v in values.items() if v is not None})
+        return _validate(replace(self, **{k: v for k, v in values.items() if v is not None}))
 
 
 # Environment variable -> settings field.  The deployment files are checked against this table.
@@ -106,6 +106,9 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"setting {name!r}: cannot use {value!r}") from exc
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _validate(settings: Settings) -> Settings:
     if settings.lang not in ("zh", "en"):
         raise SettingsError(f"setting 'lang' must be zh or en, not {settings.lang!r}")
@@ -113,6 +116,10 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"setting 'log_format' must be plain or json, not {settings.log_format!r}")
     if settings.answer_minutes <= 0 or settings.drill_minutes <= 0:
         raise SettingsError("answer and drill minutes must be positive")
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    if settings.admin_port is not None and not 1 <= settings.admin_port <= 65535:
+        raise SettingsError(f"setting 'admin_port' must be a port number from 1 to 65535, not {settings.admin_port}")
     if settings.grading_workers is not None and not 0 <= settings.grading_workers <= 64:
         raise SettingsError(f"setting 'grading_workers' must be between 0 and 64, not {settings.grading_workers}")
     return settings

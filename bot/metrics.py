@@ -39,15 +39,6 @@ class Metrics:
         self.platform_up = Gauge(
             "interview_bot_platform_connected", "1 when connected", ["platform"], registry=self.registry
         )
-        self._lateness_seen = 0
-
-    def observe_lateness(self, samples: list[float]) -> None:
-        """Feed new timer lateness samples (the timer service keeps a rolling list)."""
-        if self._lateness_seen > len(samples):
-            self._lateness_seen = 0
-        for value in samples[self._lateness_seen :]:
-            self.timer_lateness.observe(max(value, 0.0))
-        self._lateness_seen = len(samples)
 
     async def render(self, counts: Callable[[], Awaitable[tuple[int, int, int]]]) -> bytes:
         rounds, drills, answers = await counts()

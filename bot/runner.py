@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from bot import loop as event_loop
 from bot.app import App, build_app
-from bot.cli import subcommand
+from bot.cli import UsageError, subcommand
 from bot.config import Settings
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.platforms.base import PlatformRunner
@@ -46,6 +47,10 @@ PLATFORMS: dict[str, tuple[str, Callable[[Settings], str | None]]] = {
         ),
     ),
 }
+
+
+class StartError(Exception):
+    """A platform or the admin port could not start; the message says which and why (one line, exit 1)."""
 
 
 @dataclass
@@ -88,7 +93,6 @@ def admin_app(app: App, started: Started, metrics: Metrics) -> web.Application:
         return web.json_response(body, status=200 if ok else 503)
 
     async def metrics_view(_request: web.Request) -> web.Response:
-        metrics.observe_lateness(app.timers.lateness_seconds)
         for runner in started.runners:
             metrics.platform_up.labels(runner.name).set(1 if runner.connected else 0)
         body = await metrics.render(lambda: health_counts(app.store))
@@ -100,13 +104,21 @@ def admin_app(app: App, started: Started, metrics: Metrics) -> web.Application:
     return web_app
 
 
+def wire_metrics(app: App, metrics: Metrics) -> None:
+    """Let the engine feed the admin port's metrics as things happen: grading time, failed platform sends,
+    timer lateness."""
+    app.grading.observe = metrics.grading_seconds.observe
+    app.delivery.on_failure = lambda platform: metrics.platform_errors.labels(platform).inc()
+    app.timers.on_lateness = metrics.timer_lateness.observe
+
+
 async def run(settings: Settings, *, stop: asyncio.Event | None = None, announce: Any = print) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set); return the exit code."""
     if settings.grading_workers is None:  # a long-running bot: grade off the event loop when a core is free
         settings = settings.with_overrides(grading_workers=1 if (os.cpu_count() or 1) >= 2 else 0)
     app = await build_app(settings)
     metrics = Metrics()
-    app.grading.observe = metrics.grading_seconds.observe
+    wire_metrics(app, metrics)
     router = Router(app)
     started = make_platforms(app, router, settings)
     stop = stop or asyncio.Event()
@@ -120,13 +132,19 @@ async def _serve(app: App, router: Router, started: Started, metrics: Metrics, s
     try:
         # Platforms first: their messengers must be registered before the timers start, or a
         # deadline that passed while the bot was down would fire with nowhere to post.
-        for runner in started.runners:
-            await runner.start()
+        if not await _start_platforms(started, stop):
+            announce("stopped before start-up finished")
+            return 0
         await app.start()
         if settings.admin_port is not None:
             admin_runner = web.AppRunner(admin_app(app, started, metrics), access_log=None)
             await admin_runner.setup()
-            await web.TCPSite(admin_runner, settings.admin_host, settings.admin_port).start()
+            try:
+                await web.TCPSite(admin_runner, settings.admin_host, settings.admin_port).start()
+            except OSError as exc:
+                raise StartError(
+                    f"the admin port {settings.admin_host}:{settings.admin_port} is not available ({exc.strerror})"
+                ) from None
         summary = {
             "started": [r.name for r in started.runners],
             "skipped": started.skipped,
@@ -141,6 +159,32 @@ async def _serve(app: App, router: Router, started: Started, metrics: Metrics, s
     finally:
         await _shutdown(app, router, started, admin_runner)
     return 0
+
+
+async def _start_platforms(started: Started, stop: asyncio.Event) -> bool:
+    """Start each platform in turn; False if a stop (SIGTERM) came first, which cancels the start under way.
+
+    A platform that cannot start ends the run with one line saying why (credentials: exit 2 through
+    UsageError; anything else, such as an unreachable API: exit 1), so a supervisor restarts it.
+    """
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        for runner in started.runners:
+            starting = asyncio.ensure_future(runner.start())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                return False
+            exc = starting.exception()
+            if isinstance(exc, UsageError):
+                raise exc
+            if exc is not None:
+                log.debug("platform start failed platform=%s", runner.name, exc_info=exc)
+                raise StartError(f"{runner.name}: {exc}") from None
+        return True
+    finally:
+        stopping.cancel()
 
 
 async def _shutdown(app: App, router: Router, started: Started, admin_runner: web.AppRunner | None) -> None:
@@ -175,8 +219,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(admin_port=args.admin_port, admin_host=args.admin_host)
     try:
         return event_loop.run(run(settings, announce=lambda text: print(text, flush=True)))
+    except StartError as exc:
+        print(f"interview-bot run: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
 
 
-__all__ = ["admin_app", "make_platforms", "run"]
+__all__ = ["admin_app", "make_platforms", "run", "wire_metrics"]

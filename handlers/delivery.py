@@ -24,6 +24,8 @@ class Delivery:
     def __init__(self) -> None:
         self._messengers: dict[str, Messenger] = {}
         self._posted: list[PostedHook] = []
+        # told the platform of every failed send (the admin port counts them); None: not counted
+        self.on_failure: Callable[[str], None] | None = None
 
     def on_posted(self, hook: PostedHook) -> None:
         """Call `hook([(event, ref), ...])` after events are posted (the engine records message refs)."""
@@ -129,10 +131,15 @@ class Delivery:
         if messenger is None:
             # Raise rather than drop: a timer's event is then retried once the platform is connected.
             raise LookupError(f"no messenger registered for platform {platform!r}")
-        if target.kind == "dm" and target.user is not None:
-            return await messenger.dm(target.user, reply)
-        if target.kind == "conversation" and target.where is not None:
-            return await messenger.post(target.where, reply)
-        if target.kind == "thread" and target.thread is not None:
-            return await messenger.reply_in_thread(target.thread, reply)
+        try:
+            if target.kind == "dm" and target.user is not None:
+                return await messenger.dm(target.user, reply)
+            if target.kind == "conversation" and target.where is not None:
+                return await messenger.post(target.where, reply)
+            if target.kind == "thread" and target.thread is not None:
+                return await messenger.reply_in_thread(target.thread, reply)
+        except Exception:
+            if self.on_failure is not None:
+                self.on_failure(platform)
+            raise
         return None

@@ -15,17 +15,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from bot.app import App
 from bot.cli import build_parser
+from bot.clock import FakeClock
 from bot.config import ENV_VARS, Settings
 from bot.logs import setup_logging
 from bot.storage.maintenance import backup
 from handlers.router import Router
-from tests.helpers import command, text_of
+from tests.helpers import command, messenger, text_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,6 +132,101 @@ def test_run_without_credentials_reports_health_metrics_and_stops_on_sigterm(tmp
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+def _run_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A user's environment for `run`: no chat credentials unless given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "INTERVIEW_BOT_"))}
+    return {**env, "INTERVIEW_BOT_DB": str(tmp_path / "db.sqlite3"), **extra}
+
+
+def test_run_with_an_unreachable_platform_is_one_line(tmp_path: Path) -> None:
+    """Discord's API unreachable (nothing listens on the port): exit 1 and one line naming the platform."""
+    env = _run_env(tmp_path, DISCORD_TOKEN="abc.def.ghi", DISCORD_API_BASE=f"http://127.0.0.1:{free_port()}/api/v10")
+    done = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("interview-bot run: error: discord:") and "DISCORD_API_BASE" in last
+    assert "Traceback" not in done.stderr and "abc.def.ghi" not in done.stderr
+
+
+def test_sigterm_while_a_platform_is_still_connecting_stops_at_once(tmp_path: Path) -> None:
+    """A Slack API that accepts connections and never answers: SIGTERM still ends `run` within 10 s."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/"
+        env = _run_env(tmp_path, SLACK_BOT_TOKEN="xoxb-1-never", SLACK_APP_TOKEN="xapp-1-never", SLACK_API_URL=url)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "--log-level", "INFO", "run"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            silent.settimeout(30)
+            waiting, _address = silent.accept()  # the bot is now waiting for auth.test's answer
+            try:
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=15)
+                assert time.monotonic() - sent < 10, err
+            finally:
+                waiting.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    finally:
+        silent.close()
+    assert proc.returncode == 0, err
+    assert "stopped before start-up finished" in out and "Traceback" not in err
+
+
+def test_run_start_up_mistakes_are_one_line(tmp_path: Path) -> None:
+    """A bad log level, an admin port out of range or already taken: one line each, no traceback."""
+    bad_level = cli("run", env=_run_env(tmp_path, INTERVIEW_BOT_LOG_LEVEL="LOUD"))
+    assert bad_level.returncode == 2 and "log_level" in bad_level.stderr and "Traceback" not in bad_level.stderr
+    out_of_range = cli("run", "--admin-port", "99999", env=_run_env(tmp_path))
+    assert out_of_range.returncode == 2 and "65535" in out_of_range.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        busy = cli("run", "--admin-port", str(port), env=_run_env(tmp_path))
+    assert busy.returncode == 1 and f"127.0.0.1:{port}" in busy.stderr and "Traceback" not in busy.stderr
+
+
+async def test_metrics_count_failed_platform_sends_and_timer_lateness(app: App, clock: FakeClock) -> None:
+    """A post the platform refuses counts as a platform API error; every fired timer feeds the lateness histogram."""
+    from bot.metrics import Metrics
+    from bot.runner import admin_app, make_platforms, wire_metrics
+
+    metrics = Metrics()
+    wire_metrics(app, metrics)
+    router = Router(app)
+    await router.handle(command("ask 1.1 --minutes 1"))
+    messenger(app).fail_next = 1  # the reveal's post fails once; its timer posts it again
+    await clock.advance(timedelta(minutes=1, seconds=1))
+    await clock.advance(timedelta(seconds=30))
+    scraped = await _scrape(admin_app(app, make_platforms(app, router, app.settings), metrics), "/metrics")
+    assert 'interview_bot_platform_api_errors_total{platform="test"} 1.0' in scraped
+    fired = re.search(r"^interview_bot_timer_lateness_seconds_count (\S+)$", scraped, re.M)
+    assert fired is not None and float(fired[1]) >= 2
+
+
+async def _scrape(web_app: Any, path: str) -> str:
+    """GET a path of an aiohttp application served on 127.0.0.1."""
+    from aiohttp import ClientSession, web
+
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}{path}") as resp:
+            return await resp.text()
+    finally:
+        await runner.cleanup()
 
 
 def test_tokens_never_reach_the_logs() -> None:

@@ -59,7 +59,8 @@ class TimerService:
         self.batch_size = batch_size  # most timers per batch handler call (1: each timer alone)
         self.fired = 0
         self.wakeups = 0  # pokes that woke the dispatcher (each costs two queries), for metrics and tests
-        self.lateness_seconds: list[float] = []  # recent lateness samples, for metrics and benchmarks
+        self.lateness_seconds: list[float] = []  # recent lateness samples, for benchmarks
+        self.on_lateness: Callable[[float], None] | None = None  # every sample as it happens (the admin port)
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         """Route timers of `kind` to `handler` (explicit registration, once per kind)."""
@@ -224,7 +225,10 @@ class TimerService:
 
     def _note_lateness(self, timer: TimerRow, now: datetime | None = None) -> datetime:
         now = now or self._clock.now()
-        self.lateness_seconds.append((now - timer.due_at).total_seconds())
+        late = (now - timer.due_at).total_seconds()
+        self.lateness_seconds.append(late)
+        if self.on_lateness is not None:
+            self.on_lateness(max(late, 0.0))
         if len(self.lateness_seconds) > 10_000:
             del self.lateness_seconds[:5_000]
         return now
