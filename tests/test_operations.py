@@ -82,6 +82,8 @@ def test_compose_and_dockerfile_match_the_settings() -> None:
     assert re.search(r"^FROM python:3\.1\d-slim", dockerfile, re.M)
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M) and "HEALTHCHECK" in dockerfile
     assert 'ENTRYPOINT ["interview-bot"]' in dockerfile and 'CMD ["run"]' in dockerfile
+    ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert {".env", ".venv", "data", "*.sqlite3"} <= ignored  # tokens and databases never reach the build
 
 
 def test_run_without_credentials_reports_health_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
