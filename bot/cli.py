@@ -55,10 +55,7 @@ def build_parser() -> OneLineParser:
         prog="interview-bot",
         description="Mock Transformer interviews in the terminal, Slack and Discord.",
     )
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--db", type=Path, help="SQLite database path (env INTERVIEW_BOT_DB)")
-    parser.add_argument("--log-format", choices=["plain", "json"], help="log line format")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     drill = sub.add_parser("drill", help="a mock interview in the terminal")
@@ -113,7 +110,26 @@ def build_parser() -> OneLineParser:
 
     for extra in _EXTRA_PARSERS:
         extra(sub)
+    _global_options_everywhere(parser)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument("--config", type=Path, default=default, help="TOML settings file")
+    parser.add_argument("--db", type=Path, default=default, help="SQLite database path (env INTERVIEW_BOT_DB)")
+    parser.add_argument("--log-format", choices=["plain", "json"], default=default, help="log line format")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=default,
+                        help="log level")
+
+
+def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept --config, --db, --log-format and --log-level after any subcommand too (`run --log-format json`,
+    `db backup x.sqlite3 --db bot.sqlite3`), as people type them; given there, they win over the same
+    option before the subcommand is named."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for child in getattr(action, "choices", {}).values():
+            _add_global_options(child, default=argparse.SUPPRESS)
+            _global_options_everywhere(child)
 
 
 _EXTRA_PARSERS: list[Callable[[Any], None]] = []

@@ -84,3 +84,17 @@ def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
         assert module.startswith("uvloop") and loop.name() == "uvloop"
     else:
         assert module.startswith("asyncio") and loop.name() == "asyncio"
+
+
+def test_global_options_work_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    """--db and --log-format may follow the subcommand (`run --log-format json`, `db check --db x`)."""
+    from bot.cli import build_parser, settings_from
+
+    parser = build_parser()
+    before = parser.parse_args(["--db", str(tmp_path / "a.db"), "db", "check"])
+    after = parser.parse_args(["db", "check", "--db", str(tmp_path / "b.db")])
+    run = parser.parse_args(["run", "--log-format", "json"])
+    assert settings_from(before, {}).db_path == tmp_path / "a.db"
+    assert settings_from(after, {}).db_path == tmp_path / "b.db"
+    assert settings_from(run, {}).log_format == "json"
+    assert settings_from(parser.parse_args(["--db", "x.db", "drill", "--db", "y.db"]), {}).db_path == Path("y.db")
