@@ -282,6 +282,10 @@ def _in_transaction(work: Callable[[sqlite3.Connection], T], raw: sqlite3.Connec
     return result
 
 
+def _probe(path: Path) -> None:
+    sqlite3.connect(path).close()
+
+
 async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     """Open (creating folders as needed), refuse a newer schema untouched, set pragmas, migrate."""
     path = Path(path)
@@ -290,6 +294,9 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     except OSError as exc:
         raise StorageError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
     try:
+        # Opened once with plain sqlite3 first: when aiosqlite's own connect fails, its thread can still
+        # report to an event loop the failing command has already closed (a second traceback).
+        await asyncio.to_thread(_probe, path)
         conn = await aiosqlite.connect(path, isolation_level=None)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
