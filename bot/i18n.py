@@ -336,6 +336,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line "
         "or done; Ctrl-C leaves at any time (what you answered is saved).",
     },
+    "console.resumed_lines": {
+        "zh": "这道题你之前已写了 {count} 行（已保存）；可以接着写，空行或 done 提交。",
+        "en": "You had written {count} line(s) for this question (saved); go on, or send an empty line or done "
+        "to submit.",
+    },
     "console.welcome_review": {
         "zh": "复习开始：{count} 道到期的题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
         "Ctrl-C 随时退出（已答内容会保存）。",

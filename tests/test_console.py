@@ -127,10 +127,10 @@ def answer_all(term: Terminal, bank: Bank) -> list[str]:
     return asked
 
 
-def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+def db_rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
 
@@ -215,7 +215,8 @@ def test_interrupt_then_resume(tmp_path: Path, real_bank: Bank) -> None:
         resumed.expect(r"Resuming your unfinished drill")
         again = resumed.expect(ASKED).group(1)
         assert again == second
-        resumed.send("and the rest of it.\n\n")
+        resumed.expect(r"You had written 1 line\(s\) for this question")
+        resumed.send("\n")  # an empty line submits the line saved before the interrupt
         while True:
             match = resumed.expect(rf"{ASKED}|Drill report")
             if match.group(0).startswith("Drill report"):
@@ -226,6 +227,8 @@ def test_interrupt_then_resume(tmp_path: Path, real_bank: Bank) -> None:
     finally:
         resumed.kill()
     assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
+    answered = db_rows(db, "SELECT state FROM drill_items WHERE question_id = ? AND parent_item_id IS NULL", (second,))
+    assert answered == [("answered",)]
 
 
 def test_killed_process_loses_no_recorded_line(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ class ConsoleDrill:
         self.deadline: datetime | None = None
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
         self.exit_code = 1  # when there is nothing to run
+        self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -123,10 +124,16 @@ class ConsoleDrill:
             self.finished = False
             active = None
         if active is not None:
-            roots = [i for i in await self.app.store.drill_items(active.id) if i.parent_item_id is None]
+            items = await self.app.store.drill_items(active.id)
+            roots = [i for i in items if i.parent_item_id is None]
             done = sum(1 for i in roots if i.state not in ("pending", "asked"))
             self.write(t("console.resuming", lang, drill=active.id, done=done, total=len(roots)))
             await self.show(await drills.resume(self.user, minutes=self.args.minutes))
+            asked = next((i for i in items if i.state == "asked"), None)
+            saved = await self.app.store.item_answers(asked.id) if asked is not None else []
+            if saved:  # lines typed before the interrupt are part of this answer: an empty line submits them
+                self.saved_lines = len(saved)
+                self.write(t("console.resumed_lines", lang, count=len(saved)))
             return True
         if self.args.resume:
             self.write(t("console.no_resume", lang))
@@ -167,7 +174,7 @@ class ConsoleDrill:
         if not await self.begin():
             return self.exit_code
         lang = self.args.lang
-        typed = False
+        typed = self.saved_lines > 0
         while not self.finished:
             drill = await self.app.drills.active(self.user)
             if drill is None:
