@@ -37,7 +37,8 @@ async def export_person(settings: Settings, platform: str, user_id: str, fmt: st
         for r in data["round_results"]:
             writer.writerow(["round_result", r["question_id"], r["submitted_at"], r["score"], f"points={r['points']}"])
         for d in data["drill_items"]:
-            writer.writerow(["drill_item", d["question_id"], d["started_at"], d["score"], d["state"]])
+            when = d["answered_at"] or d["asked_at"] or d["started_at"]  # a question never asked has no time of its own
+            writer.writerow(["drill_item", d["question_id"], when, d["score"], d["state"]])
         for c in data["reviews"]:
             writer.writerow(["review", c["question_id"], c["due_at"], c["last_score"], f"reviews={c['reviews']}"])
     return 0

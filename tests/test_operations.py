@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import logging
@@ -309,13 +310,18 @@ def test_db_cli_migrate_check_backup(tmp_path: Path) -> None:
     assert cli("db", "check", env={"INTERVIEW_BOT_DB": str(tmp_path / "missing.sqlite3")}).returncode == 1
 
 
-async def test_export_and_forget(app: App, tmp_path: Path) -> None:
+async def test_export_and_forget(app: App, clock: FakeClock, tmp_path: Path) -> None:
     """export writes one person's data as JSON and CSV; forget deletes it and nobody else's."""
     router = Router(app)
     await router.handle(command("ask 1.1"))
     await router.handle(command("answer", "bob", text="多头关注不同子空间", via="form"))
     await router.handle(command("answer", "carol", text="每个头一个子空间", via="form"))
     await router.handle(command("reveal"))
+    await router.handle(command("drill 2", "bob", dm=True))
+    for _question in range(2):
+        await clock.advance(timedelta(minutes=2))
+        await router.handle(command("", "bob", dm=True, text="我的回答", via="message"))
+        await router.handle(command("skip", "bob", dm=True))
     env = {"INTERVIEW_BOT_DB": str(app.settings.db_path)}
     exported = cli("export", "--platform", "console", "--user", "bob", env=env)
     assert exported.returncode == 1  # bob is on the test platform, not the console
@@ -329,6 +335,8 @@ async def test_export_and_forget(app: App, tmp_path: Path) -> None:
     csv_out = io.StringIO()
     assert await export_person(settings, "test", "bob", "csv", csv_out) == 0
     assert "answer,1.1" in csv_out.getvalue()
+    item_times = [row[2] for row in csv.reader(io.StringIO(csv_out.getvalue())) if row[0] == "drill_item"]
+    assert len(item_times) >= 2 and len(set(item_times)) == len(item_times)  # each item its own time
     counts = await forget_person(settings, "test", "bob")
     assert counts is not None and counts["answers"] == 1
     assert await forget_person(settings, "test", "bob") is None

@@ -1310,7 +1310,8 @@ class PersonData:
             (user_id,),
         )
         drills = await s._all(
-            "SELECT d.id, d.state, d.started_at, d.finished_at, di.question_id, di.state, di.score, di.self_rating "
+            "SELECT d.id, d.state, d.started_at, d.finished_at, di.question_id, di.state, di.score, di.self_rating, "
+            "di.asked_at, di.answered_at "
             "FROM drills d JOIN drill_items di ON di.drill_id = d.id WHERE d.user_id = ? ORDER BY d.id, di.position",
             (user_id,),
         )
@@ -1348,6 +1349,8 @@ class PersonData:
                     "state": r[5],
                     "score": r[6],
                     "self_rating": r[7],
+                    "asked_at": r[8],
+                    "answered_at": r[9],
                 }
                 for r in drills
             ],
