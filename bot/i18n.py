@@ -38,6 +38,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "出了点问题，已记录。你的数据没有丢失，请稍后再试。",
         "en": "Something went wrong and was logged. Nothing you sent was lost; please try again.",
     },
+    "error.delivery_failed": {
+        "zh": "平台暂时没有接受这条消息（已记录）。你提交的内容都已保存；揭晓会自动重新发布，不必再操作一次。",
+        "en": "The platform did not accept a message just now (logged). Everything you sent is saved, and a "
+        "reveal is posted again automatically: there is no need to repeat the command.",
+    },
     "error.dm_only": {"zh": "这个命令只能在私信中使用。", "en": "This command works in direct messages only."},
     "error.channel_only": {"zh": "这个命令只能在频道中使用。", "en": "This command works in a channel only."},
     # rounds

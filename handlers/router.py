@@ -185,9 +185,9 @@ class Router:
     async def _deliver(self, outs: list[Outgoing], lang: str) -> list[Reply]:
         try:
             pairs = await self.app.delivery.send(outs)
-        except Exception:
-            log.exception("delivery failed")
-            return [render(Notice("error.internal", lang, error=True))]
+        except Exception as exc:  # the platform refused a post; what was recorded stays, timers post again
+            log.warning("delivery failed error=%s: %s", type(exc).__name__, str(exc)[:200])
+            return [render(Notice("error.delivery_failed", lang, error=True))]
         return [reply for _item, reply in pairs]
 
 

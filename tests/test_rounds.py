@@ -99,6 +99,20 @@ async def test_refusals_go_only_to_the_caller(app: App) -> None:
     assert "1.1" in text_of(again) and again[0].ephemeral
 
 
+async def test_a_reveal_the_platform_refuses_is_posted_again_and_the_asker_is_told(
+    app: App, clock: FakeClock
+) -> None:
+    """The reveal's post fails: the asker hears it will be posted again (not 'try again'), and it is."""
+    router = Router(app)
+    await router.handle(command("ask 1.1"))
+    messenger(app).fail_next = 1
+    told = await router.handle(command("reveal"))
+    assert told[0].ephemeral and "不必再操作" in text_of(told)
+    assert posts(app, "reveal") == []
+    await clock.advance(timedelta(seconds=30))
+    assert len([s for s in posts(app, "reveal") if "summary" not in s.reply.tags]) == 1
+
+
 async def test_late_reply_is_practice(app: App, clock: FakeClock, bank: Bank) -> None:
     """A reply after the reveal is stored as practice, graded privately, and does not count."""
     router = Router(app)
