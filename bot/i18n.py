@@ -80,6 +80,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "点击“回答”私下作答（揭晓前他人看不到）。限时 {minutes} 分钟。",
         "en": "Press Answer to reply privately (hidden until the reveal). Time limit: {minutes} min.",
     },
+    "round.closed_revealed": {
+        "zh": "已揭晓：参考答案和得分在讨论串里。",
+        "en": "Revealed: the reference answer and scores are in the thread.",
+    },
+    "round.closed_skipped": {
+        "zh": "已跳过：参考答案在讨论串里，本题不计分。",
+        "en": "Skipped: the reference answer is in the thread; no scores.",
+    },
+    "round.closed_cancelled": {"zh": "已取消。", "en": "Cancelled."},
     "round.new_cycle": {
         "zh": "这个范围的题已经全部出过，开始新一轮。",
         "en": "Every question in this scope has been asked; starting a new cycle.",

@@ -131,6 +131,14 @@ class Delivery:
         if messenger is None:
             # Raise rather than drop: a timer's event is then retried once the platform is connected.
             raise LookupError(f"no messenger registered for platform {platform!r}")
+        if target.kind == "edit" and target.thread is not None:
+            try:  # cosmetic (a closed question losing its buttons): never worth failing or repeating a delivery
+                await messenger.edit(target.thread, reply)
+            except Exception as exc:
+                log.warning("edit failed platform=%s error=%s: %s", platform, type(exc).__name__, str(exc)[:200])
+                if self.on_failure is not None:
+                    self.on_failure(platform)
+            return None
         try:
             if target.kind == "dm" and target.user is not None:
                 return await messenger.dm(target.user, reply)

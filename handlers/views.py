@@ -226,6 +226,7 @@ from bot.engine.rounds import (  # noqa: E402
     PracticeGraded,
     RoundOpen,
     RoundQuestion,
+    RoundQuestionClosed,
     RoundReminder,
     RoundReveal,
     Stats,
@@ -277,6 +278,19 @@ def round_question(event: RoundQuestion) -> Reply:
         kind="question",
         deadline=event.deadline,
         tags={"round": str(event.round_id), "qid": q.id, "how_to": how_to, "how_to_form_only": form_only},
+    )
+
+
+def round_question_closed(event: RoundQuestionClosed) -> Reply:
+    """The question as it stays in the channel once its round is over: no buttons, and how it ended."""
+    lang = event.lang
+    q = event.question
+    return Reply(
+        title=t("round.question_title", lang, qid=q.id),
+        blocks=(Block(None, (q.text.get(lang),)), Block(None, (t(f"round.closed_{event.state}", lang),))),
+        lang=lang,
+        kind="question_closed",
+        tags={"round": str(event.round_id), "qid": q.id},
     )
 
 
@@ -466,6 +480,7 @@ def settings_view(conv: ConversationRow) -> Reply:
 _RENDERERS.update(
     {
         RoundQuestion: round_question,
+        RoundQuestionClosed: round_question_closed,
         RoundReminder: round_reminder,
         AnswerRecorded: answer_recorded,
         PracticeGraded: practice_graded,

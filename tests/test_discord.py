@@ -390,11 +390,14 @@ async def test_an_old_questions_buttons_leave_the_newer_round_alone(env: Discord
     """Reveal on a revealed question's message is refused privately; the channel's new round stays open."""
     fake = env.fake
     old = await env.ask("1.4")
+    stale = {kind: button_id(old, kind) for kind in (REVEAL_ID, HINT_ID)}  # as a client that has not refreshed
     await env.slash("reveal")
     await env.bot_message(old.id, lambda m: "揭晓" in title(m))
+    await fake.wait_until(lambda: not fake.store.messages[old.id].custom_ids())  # the question loses its buttons
+    assert "已揭晓" in text_of(fake.store.messages[old.id])
     await env.ask("2.1")
     for kind in (REVEAL_ID, HINT_ID):
-        clicked = await env.click(button_id(old, kind))
+        clicked = await env.click(stale[kind])
         shown = await env.answered(clicked)
         assert [m.ephemeral for m in shown] == [True] and "结束" in text_of(shown[0])
     current = await env.app.rounds.status(env.where)

@@ -113,6 +113,30 @@ async def test_a_reveal_the_platform_refuses_is_posted_again_and_the_asker_is_to
     assert len([s for s in posts(app, "reveal") if "summary" not in s.reply.tags]) == 1
 
 
+async def test_a_closed_question_loses_its_buttons_and_a_failed_edit_changes_nothing(
+    app: App, clock: FakeClock
+) -> None:
+    """After the reveal (or a cancel) the question message is replaced by its closed form, without buttons;
+    an edit the platform refuses is only logged: the reveal still counts as announced and is not posted again."""
+    router = Router(app)
+    await router.handle(command("ask 1.1"))
+    question = posts(app, "question")[-1]
+    await router.handle(command("reveal"))
+    edits = [s for s in messenger(app).sent if s.kind == "edit"]
+    assert question.ref is not None
+    assert [(e.target, e.reply.kind) for e in edits] == [(f"C1/{question.ref.message_id}", "question_closed")]
+    assert not edits[0].reply.buttons and "已揭晓" in edits[0].reply.plain_text()
+    await router.handle(command("ask 1.2"))
+    await router.handle(command("cancel"))
+    assert "已取消" in messenger(app).sent[-1].text and messenger(app).sent[-1].kind == "edit"
+    messenger(app).edits_fail = True
+    await router.handle(command("ask 1.3"))
+    await router.handle(command("reveal"))
+    reveals = len(posts(app, "reveal"))
+    await clock.advance(timedelta(minutes=2))
+    assert len(posts(app, "reveal")) == reveals  # not posted again by the announce timer
+
+
 async def test_late_reply_is_practice(app: App, clock: FakeClock, bank: Bank) -> None:
     """A reply after the reveal is stored as practice, graded privately, and does not count."""
     router = Router(app)

@@ -333,6 +333,8 @@ async def test_an_old_questions_buttons_leave_the_newer_round_alone(env: SlackEn
     old_ts = await env.question_ts(1)
     assert (await env.slash("reveal")).status == 200
     await env.fake.wait_for("chat.postMessage", lambda c: c.args.get("thread_ts") == old_ts)
+    closed = await env.fake.wait_for("chat.update", lambda c: c.args.get("ts") == old_ts)
+    assert not buttons_of(closed.arg("blocks")) and "已揭晓" in everything(closed)
     await ask_and_wait(env, "ask 2.1")
     posts = len(env.fake.calls("chat.postMessage"))
     for kind in ("reveal", "hint"):

@@ -13,12 +13,13 @@ from typing import Any, Literal
 
 from bot.platforms.base import ConversationRef, MessageRef, UserRef
 
-TargetKind = Literal["caller", "dm", "conversation", "thread"]
+TargetKind = Literal["caller", "dm", "conversation", "thread", "edit"]
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where an event goes: back to the caller, to a person's DM, to a channel or into a thread."""
+    """Where an event goes: back to the caller, to a person's DM, to a channel, into a thread, or over a
+    message the bot posted earlier (`edit`: `thread` holds that message)."""
 
     kind: TargetKind
     user: UserRef | None = None
@@ -29,6 +30,11 @@ class Target:
 
 CALLER = Target("caller")
 PRIVATE = Target("caller", private=True)
+
+
+def over(message: MessageRef) -> Target:
+    """Replace a message the bot posted (best effort: an edit that fails is logged, never retried)."""
+    return Target("edit", thread=message)
 
 
 def dm(user: UserRef) -> Target:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiosqlite
 
 from bot.clock import Clock
-from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Notify, Outgoing, Target, channel
+from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Notify, Outgoing, Target, channel, over
 from bot.engine.inflight import InFlight
 from bot.engine.periods import period_start, streaks
 from bot.engine.selection import Scope, questions_in, shuffled
@@ -64,6 +64,16 @@ class RoundQuestion:
     new_cycle: bool = False
     parent_question: str | None = None
     scheduled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundQuestionClosed:
+    """The question message of a closed round, shown again without its buttons and with how it ended."""
+
+    round_id: int
+    question: Question
+    state: str  # revealed, skipped, cancelled
+    lang: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,7 +584,10 @@ class RoundService:
         self._timers.poke()
         if state == "cancelled":
             await self._store.mark_announced(current.id, now)
-            return [Outgoing(channel(self._where(conv)), Notice("round.cancelled", conv.lang, {"qid": question.id}))]
+            return [
+                Outgoing(channel(self._where(conv)), Notice("round.cancelled", conv.lang, {"qid": question.id})),
+                *self._question_closed(conv, current, state),
+            ]
         follow = question.follow_ups[0] if question.follow_ups else None
         if follow and conv.auto_follow_up and state == "revealed":
             asker = await self._store.get_user(current.asked_by) if current.asked_by else None
@@ -651,7 +664,17 @@ class RoundService:
                     current.question_id,
                 )
                 out.append(Outgoing(channel(self._where(conv)), event))
+        out.extend(self._question_closed(conv, current, current.state))
         return out
+
+    def _question_closed(self, conv: ConversationRow, current: RoundRow, state: str) -> list[Outgoing]:
+        """Replace the question message with its closed form, so its buttons go away once it is over."""
+        if current.message_ref is None:
+            return []
+        platform, channel_id, message_id = current.message_ref
+        message = MessageRef(platform, channel_id, message_id, conv.workspace_id)
+        return [Outgoing(over(message), RoundQuestionClosed(current.id, self._question(current.question_id), state,
+                                                           conv.lang))]
 
     async def _on_announce_timer(self, timer: TimerRow) -> None:
         """Post a reveal that was closed but never delivered (the platform was down)."""

@@ -102,6 +102,7 @@ ReplyKind = Literal[
     "info",
     "error",
     "question",
+    "question_closed",
     "reminder",
     "reveal",
     "leaderboard",

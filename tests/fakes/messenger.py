@@ -29,6 +29,7 @@ class RecordingMessenger:
         self.fail_next = 0
         self.dms_closed: set[str] = set()  # users whose DMs refuse the bot
         self.down_channels: set[str] = set()  # channels whose posts fail (an outage of one channel)
+        self.edits_fail = False  # edits refused (a message deleted, a lost permission)
         self._ids = itertools.count(1)
 
     def _ref(self, channel: str) -> MessageRef:
@@ -62,6 +63,8 @@ class RecordingMessenger:
         return ref
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
+        if self.edits_fail:
+            raise ConnectionError("editing failed (simulated)")
         self._check()
         self.sent.append(Sent("edit", f"{ref.channel_id}/{ref.message_id}", reply, ref))
 
