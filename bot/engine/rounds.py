@@ -689,8 +689,9 @@ class RoundService:
         """Post a new question; if the platform refuses, cancel that round so the channel is not stuck."""
         try:
             await self._notify(outgoing)
-        except Exception:
-            log.exception("posting a question failed; cancelling its round")
+        except Exception as exc:  # usually the platform's refusal (bot not in the channel): one line, no traceback
+            log.warning("posting a question failed; cancelling its round error=%s: %s", type(exc).__name__,
+                        str(exc)[:200])
             now = self._clock.now()
             for item in outgoing:
                 if isinstance(item.event, RoundQuestion):
