@@ -222,6 +222,22 @@ async def test_a_reveal_post_failing_with_a_text_body_is_posted_again(
     assert "error=http_500" in caplog.text and "AttributeError" not in caplog.text
 
 
+async def test_a_slack_stand_in_that_answers_only_ok_still_runs_rounds_and_drills(env: SlackEnv) -> None:
+    """A proxy or minimal stand-in answering every call with {"ok": true} (no ts, no channel): the question is
+    posted (the round is not cancelled), its reveal goes to the channel, and a drill reaches the person's DM."""
+    env.fake.bare_answers = True
+    assert (await env.slash("ask 1.4")).status == 200
+    told = await env.fake.wait_for("response_url")
+    assert "已发布" in everything(told)
+    assert (await env.slash("reveal")).status == 200
+    reveal = await env.fake.wait_for("chat.postMessage", lambda c: "1.4" in everything(c) and "thread_ts" not in c.args
+                                     and c is not env.fake.calls("chat.postMessage")[0])
+    assert reveal.args["channel"] == CHANNEL_ID
+    assert (await env.slash("drill 1", USER_ID)).status == 200
+    asked = await env.fake.wait_for("chat.postMessage", lambda c: c.args.get("channel") == USER_ID)
+    assert "1/1" in everything(asked)
+
+
 # -- security: signatures, replays, injection, permissions ---------------------------------------------
 
 

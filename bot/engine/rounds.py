@@ -669,7 +669,7 @@ class RoundService:
 
     def _question_closed(self, conv: ConversationRow, current: RoundRow, state: str) -> list[Outgoing]:
         """Replace the question message with its closed form, so its buttons go away once it is over."""
-        if current.message_ref is None:
+        if current.message_ref is None or not current.message_ref[2]:  # no message id: nothing to edit
             return []
         platform, channel_id, message_id = current.message_ref
         message = MessageRef(platform, channel_id, message_id, conv.workspace_id)

@@ -256,6 +256,7 @@ class FakeSlackAPI:
         self.bot_id = bot_id
         self.app_id = app_id
         self.strict_users = strict_users
+        self.bare_answers = False
         self.users: dict[str, dict[str, Any]] = {}
         self.socket = FakeSocketModeServer(app_id)
         self._record = _Recorder()
@@ -448,6 +449,8 @@ class FakeSlackAPI:
         if method == "apps.connections.open" and not (token or "").startswith("xapp-"):
             return {"ok": False, "error": "not_allowed_token_type"}
         handler = self._handlers.get(method)
+        if self.bare_answers and method not in ("auth.test", "apps.connections.open"):
+            return {"ok": True}  # a minimal stand-in for Slack: no ts, no channel, no user in any answer
         return handler(args) if handler is not None else {"ok": True}
 
     # method bodies ---------------------------------------------------------

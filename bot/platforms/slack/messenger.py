@@ -59,7 +59,11 @@ class SlackMessenger:
         if thread_ts:
             args["thread_ts"] = thread_ts
         answer = await self._send("chat.postMessage", channel, self._client.chat_postMessage(**args))
-        return MessageRef(PLATFORM, str(answer.get("channel") or channel), str(answer["ts"]), workspace_id)
+        # Slack answers with the channel and ts; a proxy or a minimal stand-in may leave them out (or put the
+        # ts only on the message), and a post that went out is still a post
+        message = answer.get("message")
+        ts = answer.get("ts") or (message.get("ts") if isinstance(message, dict) else None) or ""
+        return MessageRef(PLATFORM, str(answer.get("channel") or channel), str(ts), workspace_id)
 
     async def whisper(self, channel: str, user_id: str, reply: Reply, *, thread_ts: str | None = None) -> None:
         """chat.postEphemeral: only `user_id` sees it."""
@@ -73,7 +77,9 @@ class SlackMessenger:
         channel = self._dm_channels.get(user_id)
         if channel is None:
             answer = await self._send("conversations.open", user_id, self._client.conversations_open(users=user_id))
-            channel = str(answer["channel"]["id"])
+            opened = answer.get("channel")
+            # without an id in the answer, the user id itself: Slack delivers a post to a user id in the app's DM
+            channel = str(opened.get("id") if isinstance(opened, dict) and opened.get("id") else user_id)
             self._dm_channels[user_id] = channel
         return channel
 
@@ -91,7 +97,9 @@ class SlackMessenger:
         return await self.say(where.channel_id, reply, workspace_id=where.workspace_id)
 
     async def reply_in_thread(self, parent: MessageRef, reply: Reply) -> MessageRef:
-        return await self.say(parent.channel_id, reply, thread_ts=parent.message_id, workspace_id=parent.workspace_id)
+        """In the parent's thread; a parent whose ts is unknown gets the reply in its channel instead."""
+        return await self.say(parent.channel_id, reply, thread_ts=parent.message_id or None,
+                              workspace_id=parent.workspace_id)
 
     async def dm(self, user: UserRef, reply: Reply) -> MessageRef:
         return await self.say(await self.dm_channel(user.user_id), reply)
