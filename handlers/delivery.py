@@ -136,8 +136,7 @@ class Delivery:
                 await messenger.edit(target.thread, reply)
             except Exception as exc:
                 log.warning("edit failed platform=%s error=%s: %s", platform, type(exc).__name__, str(exc)[:200])
-                if self.on_failure is not None:
-                    self.on_failure(platform)
+                self._failed(platform)
             return None
         try:
             if target.kind == "dm" and target.user is not None:
@@ -147,7 +146,10 @@ class Delivery:
             if target.kind == "thread" and target.thread is not None:
                 return await messenger.reply_in_thread(target.thread, reply)
         except Exception:
-            if self.on_failure is not None:
-                self.on_failure(platform)
+            self._failed(platform)
             raise
         return None
+
+    def _failed(self, platform: str) -> None:
+        if self.on_failure is not None:
+            self.on_failure(platform)
