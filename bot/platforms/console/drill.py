@@ -129,7 +129,7 @@ class ConsoleDrill:
             done = sum(1 for i in roots if i.state not in ("pending", "asked"))
             self.write(t("console.resuming", lang, drill=active.id, done=done, total=len(roots)))
             await self.show(await drills.resume(self.user, minutes=self.args.minutes))
-            asked = next((i for i in items if i.state == "asked"), None)
+            asked = next((i for i in await self.app.store.drill_items(active.id) if i.state == "asked"), None)
             saved = await self.app.store.item_answers(asked.id) if asked is not None else []
             if saved:  # lines typed before the interrupt are part of this answer: an empty line submits them
                 self.saved_lines = len(saved)
