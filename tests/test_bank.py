@@ -203,6 +203,18 @@ def test_each_kind_of_error_has_its_message(tmp_path: Path) -> None:
     assert len(problems) == 8
 
 
+def test_a_bank_file_cannot_build_python_objects(tmp_path: Path) -> None:
+    """Bank files are read with a safe loader: a Python tag is a malformed file, never executed."""
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.yaml").write_text(
+        f"section: !!python/object/apply:pathlib.Path.touch [!!python/object/apply:pathlib.Path ['{marker}']]\n",
+        encoding="utf-8",
+    )
+    _bank, problems = load_bank([tmp_path])
+    assert any("evil.yaml: malformed YAML" in str(p) for p in problems)
+    assert not marker.exists()
+
+
 def test_validate_cli_lists_every_error(tmp_path: Path) -> None:
     """`bank validate PATH` prints each problem with file, entry and field, and exits non-zero."""
     _write(tmp_path / "x.yaml", [_entry(id="7.1", related=["7.9"]), _entry(id="7.1")])
