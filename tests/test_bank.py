@@ -207,7 +207,7 @@ def test_a_bank_file_cannot_build_python_objects(tmp_path: Path) -> None:
     """Bank files are read with a safe loader: a Python tag is a malformed file, never executed."""
     marker = tmp_path / "ran"
     (tmp_path / "evil.yaml").write_text(
-        f"section: !!python/object/apply:pathlib.Path.touch [!!python/object/apply:pathlib.Path ['{marker}']]\n",
+        f"section: !!python/object/apply:os.mkdir ['{marker}']\n",
         encoding="utf-8",
     )
     _bank, problems = load_bank([tmp_path])
