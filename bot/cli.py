@@ -185,6 +185,16 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `interview-bot` script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader went away (`interview-bot bank list | head`): stop quietly, as a Unix tool does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for such a pipeline
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _load_plugins()
     parser = build_parser()
     args = parser.parse_args(argv)

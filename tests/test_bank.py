@@ -281,3 +281,16 @@ def test_bank_list_unknown_section() -> None:
 def test_data_dir_holds_one_file_per_section() -> None:
     """Human-editable files, one per section."""
     assert sorted(p.name for p in DATA_DIR.glob("*.yaml")) == [f"section{n}.yaml" for n in range(1, 6)]
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly() -> None:
+    """`interview-bot bank list | head -1`: the closed pipe ends the command without a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "bank", "list"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("1.1")
+    proc.stdout.close()  # as `head -1` does after its line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
