@@ -275,6 +275,20 @@ async def test_weak_question_comes_back_sooner(app: App, clock: FakeClock, bank:
     assert any("到期需要复习" in t and weak in t for t in messenger(app).texts())
 
 
+async def test_review_offers_the_weakest_of_cards_due_together_first(app: App, clock: FakeClock) -> None:
+    """Cards due at the same moment (a person back after a long break): the one answered worst comes first."""
+    router = Router(app)
+    await router.handle(dm("drill status"))  # the person exists
+    person = await app.store.find_user("test", "alice")
+    assert person is not None
+    due = clock.now() - timedelta(days=1)
+    async with app.db.transaction() as conn:
+        for qid, score in (("1.1", 100), ("2.1", 10), ("3.1", 60)):
+            await app.store.save_card(conn, user_id=person.id, question_id=qid, card_json="{}", due_at=due,
+                                      reviewed_at=due - timedelta(days=3), score=score)
+    assert [qid for qid, _d, _s in await app.store.due_cards(person.id, clock.now())] == ["2.1", "3.1", "1.1"]
+
+
 async def test_review_with_nothing_due(app: App) -> None:
     """review with no cards says there is nothing yet."""
     replies = await Router(app).handle(dm("review"))

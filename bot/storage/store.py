@@ -998,10 +998,11 @@ class Store:
         )
 
     async def due_cards(self, user_id: int, now: datetime, limit: int = 50) -> list[tuple[str, datetime, int | None]]:
-        """(question id, due time, last score) of cards due now, most overdue first."""
+        """(question id, due time, last score) of cards due now: the weakest first (a review offers the
+        question answered worst), then the most overdue."""
         rows = await self._all(
             "SELECT question_id, due_at, last_score FROM review_cards WHERE user_id = ? AND due_at <= ? "
-            "ORDER BY due_at, question_id LIMIT ?",
+            "ORDER BY COALESCE(last_score, 0), due_at, question_id LIMIT ?",
             (user_id, to_iso(now), limit),
         )
         return [(r[0], from_iso(r[1]), r[2]) for r in rows]
