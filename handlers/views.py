@@ -95,7 +95,7 @@ def drill_feedback(event: DrillFeedback) -> Reply:
     if event.grade is not None:
         fb = feedback(event.grade, q, lang)
         title = t("drill.score", lang, score=event.grade.score) + (" " + t("drill.late", lang) if event.late else "")
-        blocks.append(Block(None, (fb.summary,)))
+        blocks.append(Block(None, (fb.coverage,)))  # the title gives the score
         if fb.covered:
             blocks.append(Block(t("drill.covered", lang), tuple(f"✓ {x}" for x in fb.covered)))
         if fb.partial:
@@ -311,7 +311,7 @@ def answer_recorded(event: AnswerRecorded) -> Reply:
 
 def practice_graded(event: PracticeGraded) -> Reply:
     fb = feedback(event.grade, event.question, event.lang)
-    blocks = [Block(None, (t("round.practice", event.lang, score=event.grade.score),)), Block(None, (fb.summary,))]
+    blocks = [Block(None, (t("round.practice", event.lang, score=event.grade.score),)), Block(None, (fb.coverage,))]
     if fb.missed:
         blocks.append(Block(t("drill.missed", event.lang), tuple(f"· {x}" for x in fb.missed)))
     return Reply(blocks=tuple(blocks), lang=event.lang, kind="feedback", ephemeral=True)

@@ -92,6 +92,9 @@ async def test_full_drill_in_english(app: App, bank: Bank) -> None:
         await say(router, "done")
     report = messenger(app).sent[-1].reply
     assert report.kind == "report" and "Drill report" in (report.title or "")
+    feedback = [s.text for s in messenger(app).sent if s.reply.kind == "feedback"]
+    assert feedback and all(text.count("/100") == 1 for text in feedback)  # the score once, in the title
+    assert all("key point" in text for text in feedback)
 
 
 async def test_timeout_marks_unanswered_and_moves_on(app: App, clock: FakeClock) -> None:

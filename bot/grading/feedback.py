@@ -33,8 +33,9 @@ class Feedback:
     contradicted: tuple[str, ...]
     partial: tuple[str, ...]
     hint: str
-    summary: str
+    summary: str  # the score and the coverage, for places that show no score of their own
     flags: tuple[str, ...]
+    coverage: str = ""  # the coverage alone, under a title that already gives the score
 
 
 def flag_message(flag: str, lang: str) -> str:
@@ -43,22 +44,29 @@ def flag_message(flag: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
-def _summary(grade: Grade, lang: str) -> str:
+def _coverage(grade: Grade, lang: str) -> str:
+    """How many key points were covered, partly covered and contradicted, without the score."""
     n = len(grade.key_points)
     c, p, x = len(grade.covered), len(grade.partial), len(grade.contradicted)
     if lang == "en":
-        text = f"Score {grade.score}/100: {c} of {n} key points covered"
+        text = f"{c} of {n} key point{'' if n == 1 else 's'} covered"
         if p:
             text += f", {p} partly"
         if x:
             text += f", {x} contradicted"
         return text + "."
-    text = f"得分 {grade.score}/100：覆盖 {c}/{n} 个要点"
+    text = f"覆盖 {c}/{n} 个要点"
     if p:
         text += f"，{p} 个部分覆盖"
     if x:
         text += f"，{x} 个表述有误"
     return text + "。"
+
+
+def _summary(grade: Grade, lang: str) -> str:
+    if lang == "en":
+        return f"Score {grade.score}/100: {_coverage(grade, lang)}"
+    return f"得分 {grade.score}/100：{_coverage(grade, lang)}"
 
 
 def feedback(grade: Grade, question: Question, lang: str) -> Feedback:
@@ -79,4 +87,5 @@ def feedback(grade: Grade, question: Question, lang: str) -> Feedback:
         hint=hint,
         summary=_summary(grade, lang),
         flags=tuple(flag_message(f, lang) for f in grade.flags),
+        coverage=_coverage(grade, lang),
     )
