@@ -172,6 +172,18 @@ async def test_skipped_probe_counts_as_zero_on_the_review_card(app: App, bank: B
     assert [score for _q, _due, score, _r in await app.store.cards(1)] == [expected]
 
 
+async def test_i_still_dont_know_after_a_follow_up_ends_the_probing(app: App) -> None:
+    """'I don't know' draws one follow-up; 'I don't know' again moves on instead of a second follow-up."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    await say(router, "不知道。")
+    await say(router, "done")
+    assert len(asked(app)) == 2, "a follow-up gives the person a second chance"
+    await say(router, "还是不知道。")
+    await say(router, "done")
+    assert len(asked(app)) == 2 and messenger(app).sent[-1].reply.kind == "report"
+
+
 async def test_stop_gives_a_partial_report(app: App, bank: Bank) -> None:
     """drill stop ends at once with a report of what was done."""
     router = Router(app)

@@ -591,6 +591,8 @@ class DrillService:
             return None
         if probes and probes[-1].state != "answered":
             return None
+        if probes and _no_content(probes[-1]):
+            return None  # "I still don't know" to a follow-up: a second one would only ask again
         missing = await self._missing_important(question, root, probes, texts)
         if not missing:
             return None
@@ -834,6 +836,12 @@ class DrillService:
                 return await self._ask_next(drill, self._user_ref(row))
             return await self._ask(drill, current, self._user_ref(row), minutes=minutes, rearm=True)
 
+
+
+def _no_content(item: DrillItemRow) -> bool:
+    """An answer the grader found empty or too short to say anything ("不知道", "no idea")."""
+    flags = (item.grade or {}).get("flags") or ()
+    return "empty" in flags or "too_short" in flags
 
 def _as_closed(item: DrillItemRow, close: ItemClose) -> DrillItemRow:
     """The item exactly as `close` leaves its row (so that the state kept in memory matches the rows).
