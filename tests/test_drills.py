@@ -396,6 +396,10 @@ async def test_dm_words_that_look_like_commands(app: App) -> None:
     assert items[0].state == "skipped"
 
 
+# weak but not empty: it says something, none of it a key point (an "I don't know" ends the probing)
+VAGUE = "我觉得这个和模型的训练过程有关系，但是具体的原理我记不太清楚了。"
+
+
 async def _probe_event(app: App, who: str, reply: str) -> DrillQuestion:
     """Answer `reply` to whatever is asked until a built probe (one on a missed key point) is asked."""
     person = user(who)
@@ -410,7 +414,7 @@ async def _probe_event(app: App, who: str, reply: str) -> DrillQuestion:
 async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) -> None:
     """A probe on a key point is built once: asking and grading it use the same question, graded as ever."""
     await app.drills.start(user("alice"), room("D-alice", dm=True), DrillOptions(count=1))
-    probe = await _probe_event(app, "alice", "不太清楚。")
+    probe = await _probe_event(app, "alice", VAGUE)
     assert probe.question.key_points and len(probe.question.key_points) == 1
     reply = probe.question.key_points[0].text.zh
     await app.drills.message(user("alice"), reply)
@@ -423,7 +427,7 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
 async def test_probe_answers_are_graded_with_the_first_answer(app: App, bank: Bank) -> None:
     """After a probe, what was said in the answer and the probe together decides a second probe: a probe
     answer that covers everything ends the question, a weak one draws a probe on another key point."""
-    for who, second_reply, expect_second_probe in (("alice", None, False), ("bob", "不太清楚。", True)):
+    for who, second_reply, expect_second_probe in (("alice", None, False), ("bob", VAGUE, True)):
         person = user(who)
         await app.drills.start(person, room(f"D-{who}", dm=True), DrillOptions(count=2))
         await app.drills.message(person, "不太清楚。")
