@@ -276,7 +276,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
 
     bank = _load_bank(settings)
     scope = _scope(bank, getattr(args, "section", None), getattr(args, "tag", None))
-    lang = args.lang or settings.lang
+    lang = args.lang or settings.lang  # until the person's own choice is read (see _console_lang)
     user = args.user or _default_user()
     action = getattr(args, "action", None)
     count = args.count
@@ -286,8 +286,10 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
         count, action = action, None
 
     async def go() -> int:
+        nonlocal lang
         app = await build_app(settings, bank=bank)
         try:
+            lang = await _console_lang(app, user, args.lang)
             if action in ("stop", "status"):
                 return await _drill_action(app, action, user, lang)
             console_args = ConsoleDrillArgs(
@@ -312,6 +314,17 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
 
         print("\n" + t("console.interrupted", lang), file=sys.stdout)
         return 130
+
+
+async def _console_lang(app: Any, user: str, given: str | None) -> str:
+    """The terminal's language: `--lang` when given (and remembered as the person's choice, as `lang` does in a
+    DM, so every message of the engine follows it), else the person's earlier choice, else the setting."""
+    row = await app.store.ensure_user("console", user, user, app.clock.now())
+    if given:
+        if row.lang != given:
+            await app.store.set_user_lang(row.id, given)
+        return given
+    return str(row.lang or app.settings.lang)
 
 
 async def _drill_action(app: Any, action: str, user: str, lang: str) -> int:
@@ -349,11 +362,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     async def go() -> int:
         app = await build_app(settings)
         try:
+            lang = await _console_lang(app, user, args.lang)
             report = await app.drills.report(UserRef("console", user, user), args.drill_id, with_answers=args.answers)
-            if args.lang:
+            if report.lang != lang:
                 from dataclasses import replace
 
-                report = replace(report, lang=args.lang)
+                report = replace(report, lang=lang)
             print(render_text(render(report)))
             return 0
         except DrillError as exc:

@@ -234,13 +234,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name} started a mock interview; the questions are in your direct messages.",
     },
     "drill.already_active": {
-        "zh": "你已经有一场进行中的练习（第 {position}/{total} 题）。发送 drill status 查看，drill stop 结束。",
+        "zh": "你已经有一场进行中的练习（第 {position}/{total} 题）。用 drill status 查看，drill stop 结束。",
         "en": "You already have a drill in progress (question {position} of {total}). "
         "Use drill status to see it or drill stop to end it.",
     },
     "drill.none_active": {
-        "zh": "你现在没有进行中的练习。发送 drill 开始一场。",
-        "en": "You have no drill in progress. Send drill to start one.",
+        "zh": "你现在没有进行中的练习；用 drill 开始一场。",
+        "en": "You have no drill in progress; start one with drill.",
     },
     "drill.nothing_due": {
         "zh": "目前没有到期需要复习的题目。下一次复习：{next}。",
@@ -253,8 +253,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "drill.question_title": {"zh": "第 {index}/{total} 题 · {qid}", "en": "Question {index} of {total} · {qid}"},
     "drill.probe_title": {"zh": "追问 · {qid}", "en": "Follow-up · {qid}"},
     "drill.how_to_answer": {
-        "zh": "可以分多条消息回答，写完后发送 done（或“好了”/“完成”）提交；skip 跳过。限时 {minutes} 分钟。",
-        "en": "Answer in one or more messages, then send done to submit; skip to move on. Time limit: {minutes} min.",
+        "zh": "回答可以分多条（多行）写，写完后输入 done（或“好了”/“完成”）提交；输入 skip 跳过。限时 {minutes} 分钟。",
+        "en": "Answer in one or more messages or lines, then type done to submit, or skip to move on. "
+        "Time limit: {minutes} min.",
     },
     "drill.built_probe": {
         "zh": "追问：你的回答还没有谈到一个重要方面。{hint}请补充说明。",
@@ -265,10 +266,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Follow-up: a key point is still missing; it has to do with “{topic}”. Can you explain it?",
     },
     "drill.nothing_to_submit": {
-        "zh": "还没有收到这道题的回答。先写回答，再发送 done。",
-        "en": "No answer received for this question yet. Write your answer, then send done.",
+        "zh": "还没有收到这道题的回答。先写回答，再输入 done。",
+        "en": "No answer received for this question yet. Write your answer, then type done.",
     },
-    "drill.received": {"zh": "已记录。写完后发送 done 提交。", "en": "Noted. Send done when you have finished."},
+    "drill.received": {"zh": "已记录。写完后输入 done 提交。", "en": "Noted. Type done when you have finished."},
     "drill.score": {"zh": "得分：{score}/100", "en": "Score: {score}/100"},
     "drill.late": {"zh": "（超时提交，已标记）", "en": "(submitted after the time limit; marked late)"},
     "drill.time_up_moved_on": {
@@ -334,8 +335,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report.reviews": {"zh": "复习安排", "en": "Coming up for review"},
     "report.review_line": {"zh": "{qid}：{when}", "en": "{qid}: {when}"},
     "report.answers_hint": {
-        "zh": "发送 report --answers 查看参考答案。",
-        "en": "Send report --answers to see the reference answers.",
+        "zh": "用 report --answers 查看参考答案。",
+        "en": "Use report --answers to see the reference answers.",
     },
     "report.none": {"zh": "还没有完成的练习。", "en": "No finished drill yet."},
     "report.not_found": {"zh": "找不到练习 #{drill}。", "en": "No drill #{drill} of yours."},

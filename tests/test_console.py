@@ -338,3 +338,18 @@ def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "--db", str(blocker / "db.sqlite3"), "drill"], cwd=ROOT,
                             text=True, capture_output=True, timeout=60, input="", check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "cannot" in result.stderr
+
+
+def test_lang_covers_every_terminal_message_and_is_remembered(tmp_path: Path) -> None:
+    """`--lang en` puts the engine's own messages in English too, and later commands without --lang keep it."""
+    env = {**os.environ, "INTERVIEW_BOT_DB": str(tmp_path / "bot.sqlite3")}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "bot", *args, "--user", "ivy"], cwd=ROOT, env=env, text=True,
+                              capture_output=True, timeout=60, input="", check=False)
+        assert "Traceback" not in done.stderr
+        return done.stdout
+
+    assert "no drill in progress" in run("drill", "status", "--lang", "en")
+    assert "No finished drill yet" in run("report")  # no --lang: the earlier choice holds
+    assert "还没有完成的练习" in run("report", "--lang", "zh")
