@@ -424,6 +424,20 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
     assert feedback.grade is not None and feedback.grade.covered
 
 
+async def test_the_report_counts_a_key_point_covered_in_a_follow_up(app: App) -> None:
+    """A key point missed in the answer and then covered in its follow-up is listed as covered in the report."""
+    await app.drills.start(user("carl"), room("D-carl", dm=True), DrillOptions(count=1))
+    probe = await _probe_event(app, "carl", VAGUE)
+    point = probe.question.key_points[0]
+    await app.drills.message(user("carl"), point.text.zh)
+    await app.drills.submit(user("carl"))
+    while (await app.drills.active(user("carl"))) is not None:
+        await app.drills.skip(user("carl"))
+    report = await app.drills.report(user("carl"))
+    line = next(line for line in report.lines if line.qid == probe.question.id.split("~")[0])
+    assert point.id in line.covered and point.id not in line.missed
+
+
 async def test_probe_answers_are_graded_with_the_first_answer(app: App, bank: Bank) -> None:
     """After a probe, what was said in the answer and the probe together decides a second probe: a probe
     answer that covers everything ends the question, a weak one draws a probe on another key point."""

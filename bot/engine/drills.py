@@ -779,8 +779,18 @@ class DrillService:
             final = self._final_score(root, own_probes)
             seconds = (root.answered_at - root.asked_at).total_seconds() if root.answered_at and root.asked_at else None
             grade = root.grade or {}
-            covered = tuple(grade.get("covered", [])) + tuple(grade.get("partial", []))
-            missed = tuple(grade.get("missed", [])) + tuple(grade.get("contradicted", []))
+            # a follow-up on a missed key point that the person then covered counts for the question, as
+            # its score does: the point is listed as covered, not missed
+            recovered = [
+                kp
+                for probe in own_probes
+                if probe.question_id == root.question_id and probe.grade
+                for kp in (*probe.grade.get("covered", []), *probe.grade.get("partial", []))
+            ]
+            covered = tuple(dict.fromkeys([*grade.get("covered", []), *grade.get("partial", []), *recovered]))
+            missed = tuple(
+                kp for kp in (*grade.get("missed", []), *grade.get("contradicted", [])) if kp not in recovered
+            )
             lines.append(
                 ReportLine(
                     question.id,
