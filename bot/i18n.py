@@ -385,6 +385,37 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The bank's tags are English identifiers; Chinese readers see these names.  A tag missing here (a team's
+# own bank) shows as it is.
+TAG_NAMES_ZH: dict[str, str] = {
+    "architecture": "模型结构",
+    "attention": "注意力",
+    "bert": "BERT",
+    "decoding": "解码",
+    "efficiency": "效率",
+    "embeddings": "嵌入",
+    "ffn": "前馈网络",
+    "generalization": "泛化",
+    "gpt": "GPT",
+    "loss": "损失函数",
+    "masking": "掩码",
+    "multilingual": "多语言",
+    "normalization": "归一化",
+    "optimization": "优化",
+    "positional-encoding": "位置编码",
+    "regularization": "正则化",
+    "representation": "表示",
+    "tokenization": "分词",
+    "training": "训练",
+    "transfer": "迁移",
+}
+
+
+def tag_name(tag: str, lang: str) -> str:
+    """A topic tag as a reader of `lang` sees it."""
+    return TAG_NAMES_ZH.get(tag, tag) if lang == "zh" else tag
+
+
 def t(key: str, lang: str, **params: Any) -> str:
     """The message `key` in `lang` (falling back to Chinese), formatted with `params`."""
     entry = MESSAGES[key]

@@ -13,7 +13,7 @@ from typing import Any
 from bot.engine.drills import DrillFeedback, DrillQuestion, DrillReport, DrillStatus
 from bot.engine.events import Notice
 from bot.grading import feedback
-from bot.i18n import format_duration, t
+from bot.i18n import format_duration, t, tag_name
 from bot.platforms.base import Block, Button, Field, Reply, UserText
 from question_bank.schema import Question
 
@@ -28,6 +28,10 @@ def render(event: object, lang: str | None = None) -> Reply:
     if isinstance(event, Reply):
         return event
     raise TypeError(f"no view for {type(event).__name__}")
+
+
+def _tags(tags: tuple[str, ...], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(tag_name(tag, lang) for tag in tags)
 
 
 def notice(event: Notice) -> Reply:
@@ -157,11 +161,12 @@ def drill_report(report: DrillReport) -> Reply:
         Block(None, tuple(lines)),
     ]
     if report.by_tag:
-        tag_lines = [f"{tag}: {score}" for tag, score in report.by_tag]
+        sep = "：" if lang == "zh" else ": "
+        tag_lines = [f"{tag_name(tag, lang)}{sep}{score}" for tag, score in report.by_tag]
         if report.strongest:
-            tag_lines.append(t("report.strongest", lang, tags=", ".join(report.strongest)))
+            tag_lines.append(t("report.strongest", lang, tags=_tags(report.strongest, lang)))
         if report.weakest:
-            tag_lines.append(t("report.weakest", lang, tags=", ".join(report.weakest)))
+            tag_lines.append(t("report.weakest", lang, tags=_tags(report.weakest, lang)))
         blocks.append(Block(t("report.by_tag", lang), tuple(tag_lines)))
     if report.reviews:
         blocks.append(
@@ -451,9 +456,9 @@ def stats_view(stats: Stats) -> Reply:
     if stats.scheduled_longest or stats.scheduled_streak:
         lines.append(t("stats.scheduled", lang, current=stats.scheduled_streak, longest=stats.scheduled_longest))
     if stats.best_tags:
-        lines.append(t("stats.best", lang, tags=", ".join(stats.best_tags)))
+        lines.append(t("stats.best", lang, tags=_tags(stats.best_tags, lang)))
     if stats.weakest_tags:
-        lines.append(t("stats.weakest", lang, tags=", ".join(stats.weakest_tags)))
+        lines.append(t("stats.weakest", lang, tags=_tags(stats.weakest_tags, lang)))
     return Reply(
         title=UserText(t("stats.title", lang, name=stats.name, scope=t(f"scope.{stats.scope}", lang))).text,
         blocks=(Block(None, tuple(lines)),),

@@ -73,6 +73,7 @@ async def test_full_drill_in_chinese_with_a_probe(app: App, bank: Bank) -> None:
     text = report.plain_text()
     assert "追问 1 次" in text or "追问 2 次" in text
     assert "复习安排" in text and "按主题" in text
+    assert not any(tag in text for tag in ("attention", "training", "optimization"))  # topics named in Chinese
     drill = await app.store.latest_drill(1, ("finished",))
     assert drill is not None and drill.state == "finished"
 

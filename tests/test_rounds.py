@@ -369,7 +369,8 @@ async def test_stats_show_rounds_average_tags_and_streak(app: App, clock: FakeCl
     assert "作答 3 题" in text and "最长 3 天" in text and "最弱主题" in text and "本频道" in shown[0].title
     best = next(line for line in text.splitlines() if line.startswith("最强主题"))
     weakest = next(line for line in text.splitlines() if line.startswith("最弱主题"))
-    assert not set(best.split("：")[1].split(", ")) & set(weakest.split("：")[1].split(", "))
+    assert not set(best.split("：")[1].split("、")) & set(weakest.split("：")[1].split("、"))
+    assert "attention" not in text and "注意力" in text  # topics by their Chinese names
     alone = text_of(await router.handle(command("stats", "bob", channel="C2")))
     assert "作答 0 题" in alone and "最强主题" not in alone  # another channel's rounds are not these
     other = text_of(await router.handle(command("stats <@bob>", "alice")))
