@@ -320,6 +320,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "总分：{score}/100（{answered}/{total} 题作答）",
         "en": "Overall: {score}/100 ({answered} of {total} answered)",
     },
+    "report.ended_early": {
+        "zh": "练习提前结束：计划 {planned} 题，问到了 {asked} 题；没问到的题不计分。",
+        "en": "The drill ended early: {asked} of {planned} planned questions were asked; the rest are not counted.",
+    },
     "report.overall_unscored": {
         "zh": "自评练习，没有自动评分（{answered}/{total} 题作答）",
         "en": "Self-rated drill, no automatic score ({answered} of {total} answered)",

@@ -156,8 +156,11 @@ def drill_report(report: DrillReport) -> Reply:
         overall = t("report.overall", lang, score=report.overall, **counts)
     else:  # self-rated: the ratings are on the lines, there is no score to average
         overall = t("report.overall_unscored", lang, **counts)
+    head: tuple[str, ...] = (overall,)
+    if report.planned > len(report.lines):  # stopped or expired before the end
+        head += (t("report.ended_early", lang, asked=len(report.lines), planned=report.planned),)
     blocks = [
-        Block(None, (overall,)),
+        Block(None, head),
         Block(None, tuple(lines)),
     ]
     if report.by_tag:

@@ -193,7 +193,11 @@ async def test_stop_gives_a_partial_report(app: App, bank: Bank) -> None:
     await say(router, "done")
     await router.handle(dm("drill stop"))
     report = [s for s in messenger(app).sent if s.reply.kind == "report"][-1].reply
-    assert "1/" in report.plain_text() or "1 /" in report.plain_text()
+    text = report.plain_text()
+    assert "1/" in text or "1 /" in text
+    assert "提前结束：计划 4 题，问到了 2 题" in text  # what was planned, and that the rest does not count
+    unanswered = next(line for line in text.splitlines() if "未作答" in line)
+    assert "用时 —" in unanswered  # a question left when the drill stopped took no answering time
     assert await app.drills.active(user("alice")) is None
 
 

@@ -121,6 +121,7 @@ class DrillReport:
     weakest: tuple[str, ...]
     reviews: tuple[tuple[str, datetime], ...]
     with_answers: bool = False
+    planned: int = 0  # questions the drill was to ask; more than the lines when it was stopped or expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -777,7 +778,12 @@ class DrillService:
                 continue
             own_probes = probes.get(root.id, [])
             final = self._final_score(root, own_probes)
-            seconds = (root.answered_at - root.asked_at).total_seconds() if root.answered_at and root.asked_at else None
+            # time taken is for answers: a question left unanswered when the drill stopped took no time to answer
+            seconds = (
+                (root.answered_at - root.asked_at).total_seconds()
+                if root.state == "answered" and root.answered_at and root.asked_at
+                else None
+            )
             grade = root.grade or {}
             # a follow-up on a missed key point that the person then covered counts for the question, as
             # its score does: the point is listed as covered, not missed
@@ -831,6 +837,7 @@ class DrillService:
             weakest,
             reviews,
             with_answers,
+            len(roots),
         )
 
     async def resume(self, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
