@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
             out.write(json.dumps([question_json(q) for q in selected], ensure_ascii=False, indent=1) + "\n")
         else:
             for q in selected:
-                out.write(f"{q.id:<6} [{q.difficulty}] {q.text.zh}  ({', '.join(q.tags)})\n")
+                out.write(f"{q.id:<6} [{q.difficulty}] {q.text.get(args.lang)}  ({', '.join(q.tags)})\n")
         return 0
     if args.bank_command == "show":
         question = bank.get(args.qid)

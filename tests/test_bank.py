@@ -272,6 +272,13 @@ def test_bank_show_and_unknown_id() -> None:
     assert missing.returncode == 2 and "closest" in missing.stderr and "1.4" in missing.stderr
 
 
+def test_bank_list_in_english() -> None:
+    """`bank list --lang en` lists the English question texts."""
+    listed = cli("bank", "list", "--section", "1", "--lang", "en")
+    assert listed.returncode == 0 and "Why does the Transformer use multi-head attention?" in listed.stdout
+    assert "为什么" not in listed.stdout
+
+
 def test_bank_list_unknown_section() -> None:
     """An unknown section is one line naming the valid ones, exit 2."""
     result = cli("bank", "list", "--section", "9")
