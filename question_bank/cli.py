@@ -56,10 +56,8 @@ def _select(bank: Bank, section: str | None, tag: str | None) -> list[Question]:
 def show_text(question: Question, lang: str, bank: Bank) -> str:
     """A readable page for one question in zh, en or both."""
     langs = ("zh", "en") if lang == "both" else (lang,)
-    lines = [
-        f"{question.id} · {question.section.title.zh} / {question.section.title.en} · "
-        f"difficulty {question.difficulty} · {', '.join(question.tags)}"
-    ]
+    section = " / ".join(getattr(question.section.title, code) for code in langs)
+    lines = [f"{question.id} · {section} · difficulty {question.difficulty} · {', '.join(question.tags)}"]
     if question.aliases:
         lines.append(f"also: {', '.join(question.aliases)}")
     for code in langs:
