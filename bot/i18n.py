@@ -282,7 +282,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "review.due": {
         "zh": "到期需要复习的题目共 {count} 道（括号内为已逾期时长）：{list}",
-        "en": "{count} question(s) due for review (overdue by): {list}",
+        "en": "{count} question{s} due for review (overdue by): {list}",
     },
     "drill.dm_closed": {
         "zh": "无法给你发私信，练习没有开始。请在隐私设置中允许服务器成员给你发私信，然后再试一次。",
@@ -332,7 +332,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{qid} · {score} 分 · 用时 {time}{probes}{state}",
         "en": "{qid} · {score} · {time}{probes}{state}",
     },
-    "report.probes": {"zh": " · 追问 {count} 次", "en": " · {count} follow-up(s)"},
+    "report.probes": {"zh": " · 追问 {count} 次", "en": " · {count} follow-up{s}"},
     "report.by_tag": {"zh": "按主题", "en": "By topic"},
     "report.strongest": {"zh": "最强：{tags}", "en": "Strongest: {tags}"},
     "report.weakest": {"zh": "最弱：{tags}", "en": "Weakest: {tags}"},
@@ -352,18 +352,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "console.welcome": {
         "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
         "Ctrl-C 随时退出（已答内容会保存）。",
-        "en": "Mock interview: {count} question(s), {minutes} min each. Multi-line answers end with an empty line "
+        "en": "Mock interview: {count} question{s}, {minutes} min each. Multi-line answers end with an empty line "
         "or done; Ctrl-C leaves at any time (what you answered is saved).",
     },
     "console.resumed_lines": {
         "zh": "这道题你之前已写了 {count} 行（已保存）；可以接着写，空行或 done 提交。",
-        "en": "You had written {count} line(s) for this question (saved); go on, or send an empty line or done "
+        "en": "You had written {count} line{s} for this question (saved); go on, or send an empty line or done "
         "to submit.",
     },
     "console.welcome_review": {
         "zh": "复习开始：{count} 道到期的题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
         "Ctrl-C 随时退出（已答内容会保存）。",
-        "en": "Review: {count} question(s) due, {minutes} min each. Multi-line answers end with an empty line "
+        "en": "Review: {count} question{s} due, {minutes} min each. Multi-line answers end with an empty line "
         "or done; Ctrl-C leaves at any time (what you answered is saved).",
     },
     "console.resuming": {
@@ -424,6 +424,8 @@ def t(key: str, lang: str, **params: Any) -> str:
     """The message `key` in `lang` (falling back to Chinese), formatted with `params`."""
     entry = MESSAGES[key]
     template = entry.get(lang) or entry["zh"]
+    if isinstance(params.get("count"), int) and "s" not in params:
+        params["s"] = "" if params["count"] == 1 else "s"  # "1 question", "3 questions" (Chinese ignores it)
     return template.format(**params) if params else template
 
 
