@@ -353,3 +353,27 @@ def test_lang_covers_every_terminal_message_and_is_remembered(tmp_path: Path) ->
     assert "no drill in progress" in run("drill", "status", "--lang", "en")
     assert "No finished drill yet" in run("report")  # no --lang: the earlier choice holds
     assert "还没有完成的练习" in run("report", "--lang", "zh")
+
+
+@pytest.mark.parametrize(("window", "parts_on_first"), [(0.5, 2), (0.0, 1)])
+async def test_pasted_paragraphs_stay_one_answer(tmp_path: Path, real_bank: Bank, window: float,
+                                                 parts_on_first: int) -> None:
+    """In a terminal, text pasted with blank lines between its paragraphs is one answer; piped input (no
+    paste window) keeps the rule that an empty line submits."""
+    import io
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.engine.selection import Scope
+    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
+
+    app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
+    try:
+        args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang="en", minutes=5)
+        pasted = io.StringIO("The variance of q·k grows with d_k.\n\nSo softmax saturates and gradients vanish.\n\n")
+        assert await run_console_drill(app, args, stdin=pasted, out=io.StringIO(), paste_window=window) == 0
+        first = (await app.store.drill_items(1))[0]
+        assert first.state == "answered"
+        assert len(await app.store.item_answers(first.id)) == parts_on_first
+    finally:
+        await app.close()

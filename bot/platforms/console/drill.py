@@ -41,11 +41,15 @@ class ConsoleDrillArgs:
     review: bool = False
 
 
+PASTE_WINDOW = 0.05  # seconds: lines closer together than this were pasted, not typed
+
+
 class LineReader:
     """Lines from a text stream, read on a thread so timers keep running while we wait."""
 
     def __init__(self, stream: TextIO) -> None:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ahead: list[str | None] = []  # a line taken by `more_within`, not yet read
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True, name="stdin-reader")
         self._thread.start()
@@ -60,14 +64,33 @@ class LineReader:
 
     async def readline(self) -> str | None:
         """The next line, or None at end of input."""
+        if self._ahead:
+            return self._ahead.pop(0)
         return await self._queue.get()
+
+    async def more_within(self, seconds: float) -> bool:
+        """Whether another line arrives within `seconds` (left to be read): text pasted into a terminal
+        arrives all at once, a person's next line does not."""
+        if self._ahead:
+            return self._ahead[0] is not None
+        try:
+            line = await asyncio.wait_for(self._queue.get(), seconds)
+        except TimeoutError:
+            return False
+        self._ahead.append(line)
+        return line is not None
 
 
 class ConsoleDrill:
     """Drives one drill in the terminal."""
 
-    def __init__(self, app: App, args: ConsoleDrillArgs, reader: LineReader, out: TextIO) -> None:
+    def __init__(
+        self, app: App, args: ConsoleDrillArgs, reader: LineReader, out: TextIO, paste_window: float = 0.0
+    ) -> None:
         self.app = app
+        # in a terminal, an empty line followed at once by more text is a paragraph break inside pasted text,
+        # not the end of the answer (0: every empty line submits, as with piped input)
+        self.paste_window = paste_window
         self.args = args
         self.reader = reader
         self.out = out
@@ -200,7 +223,7 @@ class ConsoleDrill:
                 continue
             stripped = line.strip()
             if not stripped:
-                if typed:
+                if typed and not (self.paste_window and await self.reader.more_within(self.paste_window)):
                     await self._submit()
                     typed = False
                 continue
@@ -245,11 +268,21 @@ def _pad(text: str, width: int) -> str:
 
 
 async def run_console_drill(
-    app: App, args: ConsoleDrillArgs, stdin: TextIO | None = None, out: TextIO | None = None
+    app: App,
+    args: ConsoleDrillArgs,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    paste_window: float | None = None,
 ) -> int:
-    """Run a terminal drill to its end or to end of input; every answer is committed as it arrives."""
+    """Run a terminal drill to its end or to end of input; every answer is committed as it arrives.
+
+    `paste_window` (seconds) defaults to 50 ms when standard input is a terminal and 0 otherwise.
+    """
     out = out or sys.stdout
+    stdin = stdin or sys.stdin
+    if paste_window is None:
+        paste_window = PASTE_WINDOW if stdin.isatty() else 0.0
     app.delivery.register(PLATFORM, ConsoleMessenger(out))
     await app.start()
-    reader = LineReader(stdin or sys.stdin)
-    return await ConsoleDrill(app, args, reader, out).run()
+    reader = LineReader(stdin)
+    return await ConsoleDrill(app, args, reader, out, paste_window).run()
