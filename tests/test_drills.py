@@ -584,3 +584,16 @@ async def test_kept_states_are_bounded_and_an_evicted_one_is_read_again(
     await say(router, "done", "alice")
     items = await app.store.drill_items(1)
     assert items[0].state == "answered" and (items[0].score or 0) > 50
+
+
+def test_a_tag_is_found_whatever_its_case_and_choices_are_listed_in_order(bank: Bank) -> None:
+    """`--tag Attention` means attention; the valid choices come alphabetically, sections numerically."""
+    from bot.engine.selection import ScopeError, parse_scope
+
+    assert parse_scope(bank, None, "Attention").tag == "attention"
+    with pytest.raises(ScopeError) as unknown:
+        parse_scope(bank, None, "Nope")
+    assert unknown.value.valid == sorted(unknown.value.valid) and unknown.value.value == "Nope"
+    with pytest.raises(ScopeError) as section:
+        parse_scope(bank, "9", None)
+    assert section.value.valid == ["1", "2", "3", "4"]

@@ -15,7 +15,8 @@ class ScopeError(ValueError):
     def __init__(self, key: str, value: str, valid: Iterable[str]) -> None:
         self.key = key
         self.value = value
-        self.valid = sorted(valid, key=lambda v: (len(v), v))
+        # numbers in numeric order (sections), words alphabetically (tags)
+        self.valid = sorted(valid, key=lambda v: (0, int(v), "") if v.isdigit() else (1, 0, v))
         super().__init__(f"{key} {value!r} not one of {', '.join(self.valid)}")
 
 
@@ -44,8 +45,9 @@ def parse_scope(bank: Bank, section: str | int | None, tag: str | None) -> Scope
         number = int(str(section).strip())
     if tag:
         tags = {t for q in bank.main_questions() for t in q.tags}
+        typed, tag = tag, tag.strip().lower()  # tags are lower-case: `--tag Attention` means attention
         if tag not in tags:
-            raise ScopeError("tag", tag, tags)
+            raise ScopeError("tag", typed, tags)
     return Scope(number, tag or None)
 
 
