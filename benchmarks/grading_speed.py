@@ -1,9 +1,10 @@
 """Grading speed: time to load the bank and build the grader, then replies per second on one core.
 
-Two reply sets, each a mix of lengths (short, typical 100-600 characters, long): replies built from
-the bank's own reference answers and key point texts (Chinese, English, mixed; dense in key terms, so
-matching does real work), and the labelled replies of benchmarks/data/grading_labelled.jsonl when
-that file exists.  Rates use CPU time of this process (one core), best of three runs.
+Three reply sets, each a mix of lengths (short, typical 100-600 characters, long): replies built from
+the bank's own reference answers and key point texts (Chinese, English, mixed; dense in key terms and
+sentences, so matching does the most work: a stress set, not typical chat), the labelled replies of
+benchmarks/data/grading_labelled.jsonl, and the held-out replies of grading_heldout.jsonl (written by
+other people, as members of a study group answer).  Rates use CPU time of this process (one core), best of three runs.
 
     python benchmarks/grading_speed.py [--seconds S]
 """
@@ -52,9 +53,9 @@ def replies_for(bank: Bank, seed: int = 7) -> list[tuple[Question, str]]:
     return out
 
 
-def labelled_replies(bank: Bank) -> list[tuple[Question, str]]:
-    """The labelled set's replies, when the file exists."""
-    path = Path(__file__).parent / "data" / "grading_labelled.jsonl"
+def labelled_replies(bank: Bank, name: str = "grading_labelled.jsonl") -> list[tuple[Question, str]]:
+    """The replies of one of the graded sets in benchmarks/data, when the file exists."""
+    path = Path(__file__).parent / "data" / name
     if not path.exists():
         return []
     out = []
@@ -100,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             best = max(best, n / elapsed)
         return best
 
-    for title, items in (("bank-derived replies", replies_for(bank)), ("labelled replies", labelled_replies(bank))):
+    sets = (
+        ("bank-derived replies (dense stress set)", replies_for(bank)),
+        ("labelled replies (written for the quality benchmark)", labelled_replies(bank)),
+        ("held-out replies (written by other people)", labelled_replies(bank, "grading_heldout.jsonl")),
+    )
+    for title, items in sets:
         if not items:
             continue
         lengths = [len(r) for _, r in items]
