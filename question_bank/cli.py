@@ -39,6 +39,7 @@ def _kp(kp: KeyPoint) -> dict[str, Any]:
         "weight": kp.weight,
         "text": _loc(kp.text),
         "aliases": {"zh": list(kp.aliases_zh), "en": list(kp.aliases_en)},
+        "wrong": {"zh": list(kp.wrong_zh), "en": list(kp.wrong_en)},
     }
 
 

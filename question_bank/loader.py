@@ -110,6 +110,8 @@ def _key_points(raw: list[dict[str, Any]]) -> tuple[KeyPoint, ...]:
             text=_localized(kp["text"]),
             aliases_zh=tuple(kp["aliases"]["zh"]),
             aliases_en=tuple(kp["aliases"]["en"]),
+            wrong_zh=tuple(kp.get("wrong", {}).get("zh", ())),
+            wrong_en=tuple(kp.get("wrong", {}).get("en", ())),
         )
         for kp in raw
     )

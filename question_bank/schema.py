@@ -37,10 +37,17 @@ class KeyPoint:
     text: Localized
     aliases_zh: tuple[str, ...]
     aliases_en: tuple[str, ...]
+    # claims that get this point wrong (a common misconception): stating one contradicts the point
+    wrong_zh: tuple[str, ...] = ()
+    wrong_en: tuple[str, ...] = ()
 
     @property
     def aliases(self) -> tuple[str, ...]:
         return self.aliases_zh + self.aliases_en
+
+    @property
+    def wrong(self) -> tuple[str, ...]:
+        return self.wrong_zh + self.wrong_en
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,3 +301,18 @@ def test_a_reader_that_stops_early_ends_the_output_quietly() -> None:
     proc.stderr.close()
     assert proc.wait(timeout=60) == 141, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_wrong_claims_of_a_key_point_are_read_and_checked(tmp_path: Path) -> None:
+    """`wrong` lists a key point's misconceptions in both languages; a malformed one is reported."""
+    good = _entry(id="7.1")
+    good["key_points"][0]["wrong"] = {"zh": ["错误说法"], "en": ["a wrong claim"]}  # type: ignore[index]
+    bad = _entry(id="7.2")
+    bad["key_points"][0]["wrong"] = {"zh": "not a list"}  # type: ignore[index]
+    _write(tmp_path / "w.yaml", [good, bad])
+    bank, problems = load_bank([tmp_path])
+    assert [str(p) for p in problems if "7.2" in str(p)], problems
+    assert not [p for p in problems if "7.1" in str(p)]
+    kp = bank.questions["7.1"].key_points[0]
+    assert kp.wrong_zh == ("错误说法",) and kp.wrong_en == ("a wrong claim",)
+    assert bank.questions["7.1"].key_points[1].wrong == ()

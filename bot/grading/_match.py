@@ -48,12 +48,15 @@ class Part:
     # the key point itself states this phrase in the negative ("没有固定长度向量的瓶颈"), so a negated
     # mention agrees with it: negation is not checked
     negative_in_point: bool = False
+    # matched only as the exact phrase (a misconception: a near miss may well be the right claim)
+    exact_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Alias:
     text: str
     parts: tuple[Part, ...]
+    wrong: bool = False  # a claim that gets the key point wrong: stating it contradicts the point
 
 
 class Hit(NamedTuple):
@@ -65,13 +68,18 @@ class Hit(NamedTuple):
     listed: bool = False  # every part sits in a listed sentence or a bare list item
 
 
-def compile_part(raw: str, canon: Callable[[str], str]) -> Part | None:
-    """Normalise one alias part; None when nothing is left."""
+def compile_part(raw: str, canon: Callable[[str], str], *, exact: bool = False) -> Part | None:
+    """Normalise one alias part; None when nothing is left.
+
+    `exact` parts (of wrong claims) match only as the whole phrase, words in order, whatever script:
+    any-order word windows would find "Q comes from the encoder" in "K and V come from the encoder,
+    Q comes from the decoder".
+    """
     text = normalize_phrase(raw)
     if not text:
         return None
     stems = tuple(canon(w) for w in WORD_RE.findall(text))
-    if _HAS_CJK.search(text):
+    if exact or _HAS_CJK.search(text):
         pattern = re.escape(text)
         if re.match(r"[a-z0-9]", text):
             pattern = r"(?<![a-z0-9])" + pattern
@@ -82,6 +90,7 @@ def compile_part(raw: str, canon: Callable[[str], str]) -> Part | None:
         return Part(
             text, True, re.compile(pattern), feats, stems, (), has_cue(text), frozenset(feats),
             bool(PROBLEM_RE.search(text)), tuple(UNIT_RE.findall(text)), frozenset(UNIT_RE.findall(text)),
+            exact_only=exact,
         )
     if not stems:
         return None
@@ -92,30 +101,31 @@ def compile_part(raw: str, canon: Callable[[str], str]) -> Part | None:
 
 
 def compile_alias(
-    raw: str, canon: Callable[[str], str], point: Sequence[Sentence] = ()
+    raw: str, canon: Callable[[str], str], point: Sequence[Sentence] = (), *, wrong: bool = False
 ) -> Alias | None:
     """Compile `A & B` aliases into parts; None when the alias is empty after normalisation.
 
     `point` holds the key point's own text; a part that the point states in the negative is marked so.
+    `wrong` marks a misconception: its affirmative mention counts against the point.
     """
-    parts = tuple(p for p in (compile_part(x, canon) for x in raw.split("&")) if p is not None)
+    parts = tuple(p for p in (compile_part(x, canon, exact=wrong) for x in raw.split("&")) if p is not None)
     if point:
         index = ReplyIndex(point)
         parts = tuple(
             replace(p, negative_in_point=True) if any(v[1] for v in index.part_hits(p).values()) else p for p in parts
         )
-    return Alias(raw, parts) if parts else None
+    return Alias(raw, parts, wrong) if parts else None
 
 
-def intern_parts(aliases: Sequence[Alias], pool: dict[tuple[str, bool], Part]) -> tuple[Alias, ...]:
+def intern_parts(aliases: Sequence[Alias], pool: dict[tuple[str, bool, bool], Part]) -> tuple[Alias, ...]:
     """The aliases with equal parts replaced by one shared object from `pool`.
 
-    Equal text and negation marking give equal matches, and `ReplyIndex` caches matches by object.
+    Equal text and matching rules give equal matches, and `ReplyIndex` caches matches by object.
     """
     out = []
     for alias in aliases:
-        parts = tuple(pool.setdefault((p.text, p.negative_in_point), p) for p in alias.parts)
-        out.append(Alias(alias.text, parts))
+        parts = tuple(pool.setdefault((p.text, p.negative_in_point, p.exact_only), p) for p in alias.parts)
+        out.append(Alias(alias.text, parts, alias.wrong))
     return tuple(out)
 
 
@@ -280,11 +290,15 @@ class ReplyIndex:
         out: dict[int, Hit] = {}
         if part.cjk:
             exact = part.text in self.text
-            fuzzy = False
-            if len(part.feats) >= 4:
-                got = len(part.needed & self.feats)
-                fuzzy = got >= 2 and got >= _PARTIAL_OVERLAP * len(part.feats)
-            in_order = len(part.units) >= 4 and len(part.unit_set & self.units) >= 0.7 * len(part.unit_set)
+            fuzzy = in_order = False
+            if part.exact_only:
+                if not exact:
+                    return out
+            else:
+                if len(part.feats) >= 4:
+                    got = len(part.needed & self.feats)
+                    fuzzy = got >= 2 and got >= _PARTIAL_OVERLAP * len(part.feats)
+                in_order = len(part.units) >= 4 and len(part.unit_set & self.units) >= 0.7 * len(part.unit_set)
             if not exact and not fuzzy and not in_order:
                 return out
             if exact:

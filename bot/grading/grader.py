@@ -6,6 +6,7 @@ question n-grams); `Grader.grade` is then a pure, deterministic function of (que
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.grading._lexicon import EN_STOP_WORDS
+from bot.grading._lexicon import EN_STOP_WORDS, HYPOTHETICAL
 from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias, intern_parts
 from bot.grading._reply import Sentence, mask_copied, question_grams, tfidf_features
 from bot.grading._signals import SentenceText, Shape, is_keyword_list, shape
@@ -53,6 +54,8 @@ _ATTEMPT_FLOOR = 3  # an on-topic answer in sentences ranks above every gamed re
 _SNIPPET_CHARS = 160
 _LISTED_CREDIT = 0.4
 _STOP = EN_STOP_WORDS | frozenset(stem(w) for w in EN_STOP_WORDS)
+
+_HYPOTHETICAL_RE = re.compile(HYPOTHETICAL)
 
 EXTRA_CACHE_SIZE = 512  # prepared questions from outside the bank (drill probes)
 
@@ -254,10 +257,11 @@ class Grader:
         kps = []
         all_parts: list[Part] = []
         owner: list[tuple[int, int]] = []
-        pool: dict[tuple[str, bool], Part] = {}
+        pool: dict[tuple[str, bool, bool], Part] = {}
         for k, kp in enumerate(q.key_points):
             point = [Sentence(s, s, self._stem_of) for t in (kp.text.zh, kp.text.en) for s in _sentences_of(t)]
-            compiled = (compile_alias(x, self._canon, point) for x in kp.aliases)
+            compiled = [compile_alias(x, self._canon, point) for x in kp.aliases]
+            compiled += [compile_alias(x, self._canon, wrong=True) for x in kp.wrong]  # after the right ones
             aliases = intern_parts([a for a in compiled if a is not None], pool)
             kps.append((kp, aliases))
             for a, alias in enumerate(aliases):
@@ -349,9 +353,21 @@ class Grader:
             aff = neg = 0.0  # strengths
             aff_value = 0.0
             aff_listed = False
-            aff_sent = neg_sent = -1
+            aff_sent = neg_sent = wrong_sent = -1
             for a in viable.get(k, ()):
                 alias = aliases[a]
+                if alias.wrong:
+                    # A misconception stated (a close match, neither denied nor supposed) contradicts
+                    # the point even next to a loose match of it: "query & decoder" also fits the
+                    # swapped claim.
+                    wrong_sent = next((h.sentence for h in index.alias_hits(alias) if not h.negated
+                                       and h.strength == STRONG
+                                       and not _HYPOTHETICAL_RE.search(index.sentences[h.sentence].text)), -1)
+                    if wrong_sent >= 0:
+                        break
+                    continue
+                if aff_value == STRONG:
+                    continue  # nothing beats it; only the point's wrong claims are left to look at
                 for hit in index.alias_hits(alias):
                     if hit.negated:
                         if hit.strength > neg:
@@ -360,10 +376,10 @@ class Grader:
                     value = hit.strength * (_LISTED_CREDIT if hit.listed else 1.0)
                     if value > aff_value:
                         aff, aff_value, aff_sent, aff_listed = hit.strength, value, hit.sentence, hit.listed
-                if aff_value == STRONG:
-                    break
             status: Status
-            if neg > aff:
+            if wrong_sent >= 0:
+                status, credit, sent = "contradicted", 0.0, wrong_sent
+            elif neg > aff:
                 status, credit, sent = "contradicted", 0.0, neg_sent
             elif aff_value == STRONG:
                 status, credit, sent = "covered", 1.0, aff_sent

@@ -1,0 +1,116 @@
+"""Misconceptions listed in the bank (`wrong` of a key point): stated, they contradict the point."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.grading import Grade, Grader
+from question_bank.schema import Bank, KeyPoint, Localized, Question, Section
+
+SECTION = Section(1, Localized("结构", "Architecture"))
+
+
+def _kp(kid: str, text: str, aliases_zh: list[str], aliases_en: list[str], **wrong: list[str]) -> KeyPoint:
+    return KeyPoint(
+        kid, 2.0, Localized(text, text), tuple(aliases_zh), tuple(aliases_en),
+        tuple(wrong.get("zh", ())), tuple(wrong.get("en", ())),
+    )
+
+
+CROSS = Question(
+    id="9.1",
+    section=SECTION,
+    source="encoder 和 decoder 如何交互？",
+    text=Localized("编码器和解码器如何交互？", "How do the encoder and the decoder interact?"),
+    answer=Localized(
+        "交叉注意力中 Q 来自 decoder，K 和 V 来自 encoder 最后一层的输出；每个 decoder 层都用同一个输出。",
+        "In cross-attention Q comes from the decoder and K and V from the last encoder layer's output; "
+        "every decoder layer uses that same output.",
+    ),
+    key_points=(
+        _kp(
+            "sources", "Q from the decoder, K and V from the encoder.",
+            ["Q来自decoder", "query & decoder"], ["query & decoder", "Q comes from the decoder"],
+            zh=["Q来自encoder", "Query来自encoder", "encoder的输出作为Q"],
+            en=["Q comes from the encoder", "queries come from the encoder"],
+        ),
+        _kp(
+            "top", "Every decoder layer uses the final encoder output.",
+            ["最后一层"], ["last encoder layer", "final encoder output"],
+            zh=["逐层对应"], en=["the corresponding encoder layer"],
+        ),
+        _kp("mask", "The decoder's self-attention is causal.", ["因果掩码"], ["causal mask"]),
+    ),
+    hint=Localized("想想 Q 和 K、V 分别来自哪里。", "Where do Q and K, V come from?"),
+)
+
+
+@pytest.fixture(scope="module")
+def grader() -> Grader:
+    return Grader(Bank({CROSS.id: CROSS}, {}, {1: SECTION}))
+
+
+def status(grade: Grade, kid: str) -> str:
+    return next(r.status for r in grade.key_points if r.key_point_id == kid)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "交叉注意力里 Q 来自 encoder，K 和 V 由 decoder 提供，每个 decoder 层都用 encoder 最后一层。",
+        "In cross-attention the queries come from the encoder, keys and values from the decoder; every layer "
+        "uses the final encoder output.",
+        # a loose right alias ("query & decoder") also fits the swapped claim: the misconception wins
+        "Query 来自 encoder，而 key 和 value 由 decoder 给出，每层都用 encoder 最后一层的输出。",
+    ],
+)
+def test_a_stated_misconception_contradicts_the_point(grader: Grader, reply: str) -> None:
+    grade = grader.grade(CROSS, reply)
+    assert status(grade, "sources") == "contradicted"
+    assert status(grade, "top") in ("covered", "partial")  # the other point is still credited
+    snippet = next(r.snippet for r in grade.key_points if r.key_point_id == "sources")
+    assert snippet and "encoder" in snippet.lower()
+
+
+def test_a_misconception_costs_score(grader: Grader) -> None:
+    tail = "每个 decoder 层都用 encoder 最后一层的输出。"
+    right = grader.grade(CROSS, "在交叉注意力里，Q 来自 decoder，因为要由当前的目标端去查询源句；" + tail)
+    wrong = grader.grade(CROSS, "在交叉注意力里，Q 来自 encoder，因为要由源句去查询目标端；" + tail)
+    assert status(right, "sources") == "covered"
+    assert wrong.score <= right.score - 30
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # denied
+        "It is not true that Q comes from the encoder: Q comes from the decoder, and K and V from the last "
+        "encoder layer.",
+        # supposed or reported, not claimed
+        "如果 Q 来自 encoder，decoder 就没法按自己的上下文去查询了；实际上 Q 来自 decoder。",
+        "A common mistake is to say Q comes from the encoder; Q comes from the decoder.",
+        # the claim's words in another order: matched only as the exact phrase
+        "K and V come from the encoder, Q comes from the decoder, and the final encoder output is shared.",
+    ],
+)
+def test_a_denied_supposed_or_reordered_misconception_is_not_one(grader: Grader, reply: str) -> None:
+    grade = grader.grade(CROSS, reply)
+    assert status(grade, "sources") == "covered"
+
+
+def test_a_near_miss_of_a_misconception_is_not_one(grader: Grader) -> None:
+    """Wrong claims match exactly: a one-character change is not the claim (no fuzzy matching)."""
+    grade = grader.grade(CROSS, "每个 decoder 层都用 encoder 最后一层，和层数逐一对应无关；Q 来自 decoder。")
+    assert status(grade, "top") == "covered"
+
+
+def test_without_wrong_claims_the_swapped_reply_is_credited(grader: Grader) -> None:
+    """What the misconception list adds: the same loose alias alone credits the swapped claim."""
+    plain_kps = tuple(replace(kp, wrong_zh=(), wrong_en=()) for kp in CROSS.key_points)
+    plain_q = replace(CROSS, key_points=plain_kps)
+    plain = Grader(Bank({plain_q.id: plain_q}, {}, {1: SECTION}))
+    reply = "Query 来自 encoder，而 key 和 value 由 decoder 给出，每层都用 encoder 最后一层的输出。"
+    assert status(plain.grade(plain_q, reply), "sources") == "covered"
+    assert status(grader.grade(CROSS, reply), "sources") == "contradicted"
