@@ -186,3 +186,37 @@ def test_opposite_claims_do_not_share_credit(
 
     assert status(affirmed) == "covered"
     assert status(denied) in ("missed", "contradicted")
+
+
+def _without_wrong_claims(bank: Bank) -> Bank:
+    questions = {
+        qid: replace(q, key_points=tuple(replace(kp, wrong_zh=(), wrong_en=()) for kp in q.key_points))
+        for qid, q in bank.questions.items()
+    }
+    return Bank(questions, bank.id_aliases, bank.sections)
+
+
+def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grader: Grader) -> None:
+    """Every misconception in the bank contradicts its point when a reply states it (so no claim is
+    lost to normalisation or to the masking of question text), and no question's own reference
+    answer, hint or key point text states one of its misconceptions."""
+    with_claims = [q for q in bank if any(kp.wrong for kp in q.key_points)]
+    assert len(with_claims) >= 12
+    unreachable = []
+    for q in with_claims:
+        for kp in q.key_points:
+            for claim, template in [(c, "我觉得{}，大概是这样。") for c in kp.wrong_zh] + [
+                (c, "I think {}, basically.") for c in kp.wrong_en
+            ]:
+                if kp.id not in grader.grade(q, template.format(claim)).contradicted:
+                    unreachable.append((q.id, kp.id, claim))
+    assert not unreachable, unreachable
+    plain = Grader(_without_wrong_claims(Bank({q.id: q for q in with_claims}, {}, bank.sections)))
+    stated = []
+    for q in with_claims:
+        texts = [q.answer.zh, q.answer.en, q.hint.zh, q.hint.en]
+        texts += [t for kp in q.key_points for t in (kp.text.zh, kp.text.en)]
+        for text in texts:
+            if set(grader.grade(q, text).contradicted) != set(plain.grade(q, text).contradicted):
+                stated.append((q.id, text[:60]))
+    assert not stated, stated
