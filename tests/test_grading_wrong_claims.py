@@ -33,13 +33,14 @@ CROSS = Question(
         _kp(
             "sources", "Q from the decoder, K and V from the encoder.",
             ["Q来自decoder", "query & decoder"], ["query & decoder", "Q comes from the decoder"],
-            zh=["Q来自encoder", "Query来自encoder", "encoder的输出作为Q"],
+            zh=["Q来自encoder", "Query来自encoder", "encoder的输出作为Q", "Q...来自encoder"],
             en=["Q comes from the encoder", "queries come from the encoder"],
         ),
         _kp(
             "top", "Every decoder layer uses the final encoder output.",
             ["最后一层"], ["last encoder layer", "final encoder output"],
-            zh=["逐层对应"], en=["the corresponding encoder layer"],
+            zh=["逐层对应", "decoder第i层...encoder第i层"],
+            en=["the corresponding encoder layer", "layer i ... encoder layer i"],
         ),
         _kp("mask", "The decoder's self-attention is causal.", ["因果掩码"], ["causal mask"]),
     ),
@@ -114,3 +115,36 @@ def test_without_wrong_claims_the_swapped_reply_is_credited(grader: Grader) -> N
     reply = "Query 来自 encoder，而 key 和 value 由 decoder 给出，每层都用 encoder 最后一层的输出。"
     assert status(plain.grade(plain_q, reply), "sources") == "covered"
     assert status(grader.grade(CROSS, reply), "sources") == "contradicted"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "每个 decoder 层都用 encoder 最后一层，decoder 第 i 层读取的是 encoder 第 i 层的输出。",
+        "Each decoder layer uses the last encoder layer, and decoder layer i reads encoder layer i as well.",
+        "Q 也来自 encoder，K 和 V 来自 decoder；每个 decoder 层都用 encoder 最后一层。",
+    ],
+)
+def test_a_gap_in_a_claim_takes_a_few_words_of_one_clause(grader: Grader, reply: str) -> None:
+    grade = grader.grade(CROSS, reply)
+    assert "contradicted" in {status(grade, "sources"), status(grade, "top")}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # a gap does not cross a connective, a comma, a list mark, or the inside of a word
+        "Q 来自解码器而 KV 来自 encoder，每个 decoder 层都用 encoder 最后一层的输出。",
+        "编码器的自注意力里 Q、K、V 都来自 encoder，交叉注意力里 Q 来自 decoder，都用 encoder 最后一层。",
+        "编码器自注意力的 QKV 都来自 encoder；交叉注意力里 Q 来自 decoder，用 encoder 最后一层的输出。",
+        "decoder 第 i 层只看 encoder 最后一层的输出, encoder 第 i 层的输出只给 encoder 第 i+1 层。",
+        # reported, not claimed
+        "常有人说 Q 来自 encoder，其实 Q 来自 decoder，K 和 V 来自 encoder 最后一层。",
+        "People often say the query comes from the encoder, but Q comes from the decoder and K, V from the "
+        "final encoder output.",
+    ],
+)
+def test_what_a_gap_or_a_report_does_not_claim(grader: Grader, reply: str) -> None:
+    grade = grader.grade(CROSS, reply)
+    assert status(grade, "sources") != "contradicted"
+    assert status(grade, "top") != "contradicted"

@@ -104,12 +104,14 @@ COUNTERFACTUAL = (
     r"|if\s+\w+(?:\s+\w+)?\s+(?:is|are|were|was)\s+(?:not|removed|omitted|dropped|missing))"
 )
 
-# A sentence that supposes, reports or warns about a claim does not make it: "如果把位置编码拼接到词向量后面，
+# A sentence that supposes, reports, compares or warns about a claim does not make it: "如果把位置编码拼接到词向量后面，
 # 维度会变大", "a common mistake is to think Q comes from the encoder".  Wrong claims are not read there.
 HYPOTHETICAL = (
-    r"如果|若|假如|假设|假使|要是|倘若|一旦|的话|以为|误认为|误解|误区|错误地|错误的|有人认为|有人说|常见的错"
+    r"如果|若|假如|假设|假使|要是|倘若|一旦|的话|以为|误认为|误解|误区|错误地|错误的|有人|很多人|说成|当成|常见的错|相比|比起|不对|不正确|说法"
     r"|(?<![a-z])(?:if|suppose[ds]?|supposing|assum(?:e|es|ed|ing)|would|were\s+to|imagine|hypothetical(?:ly)?|"
-    r"mistak\w*|misconceptions?|misunderst\w*|wrong(?:ly)?|myths?|naive(?:ly)?|tempting|otherwise)(?![a-z])"
+    r"mistak\w*|misconceptions?|misunderst\w*|wrong(?:ly)?|myths?|naive(?:ly)?|tempting|otherwise|"
+    r"compared\s+(?:to|with)|versus|vs|incorrect(?:ly)?|not\s+right|"
+    r"(?:people|some|many|others)\s+(?:often\s+|usually\s+|sometimes\s+)?(?:say|think|describe|claim|believe))(?![a-z])"
 )
 
 # Words of an alias that need not appear in the reply (grammar only; "same", "each", "not" do count).

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain
+from itertools import chain, pairwise
 from typing import NamedTuple
 
 from bot.grading._lexicon import ALIAS_STOP_WORDS, CJK
@@ -68,19 +68,46 @@ class Hit(NamedTuple):
     listed: bool = False  # every part sits in a listed sentence or a bare list item
 
 
+# In a wrong claim, '...' stands for a short gap inside one clause: a few CJK characters ("编码器...因果掩码"
+# finds "编码器的自注意力也用因果掩码") or a few words ("the encoder ... causal mask").  A gap never
+# crosses a clause mark, a bracket or a connective: "Q 来自解码器而 KV 来自 encoder" must not state
+# "Q...来自encoder", nor "LN normalises features while BN normalises over the batch" "LN...over the batch".
+_GAP_MARK = re.compile(r"\.\.\.|…")
+_GAP_CJK = r"(?:(?![而但却和与及或则])[^,;:()\[\]/、\n]){0,10}?"
+_GAP_LATIN = (
+    r"(?:(?!(?<![a-z])(?:but|while|whereas|and|or|unlike|than|instead|versus|vs)(?![a-z]))[^,;:()\[\]/\n]){0,24}?"
+)
+
+
+def _gapped(raw: str) -> tuple[str, str]:
+    """The normalised text of a wrong claim with '...' gaps, and its regex (pieces in order)."""
+    pieces = [p for p in (normalize_phrase(x) for x in _GAP_MARK.split(raw)) if p]
+    pattern = re.escape(pieces[0]) if pieces else ""
+    for before, after in pairwise(pieces):
+        latin = re.search(r"[a-z0-9]$", before) and re.match(r"[a-z0-9]", after)
+        # each piece is whole words at its ends: "q...来自encoder" is not found in "qkv 都来自 encoder"
+        pattern += r"(?![a-z0-9])" if re.search(r"[a-z0-9]$", before) else ""
+        pattern += _GAP_LATIN if latin else _GAP_CJK
+        pattern += (r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", after) else "") + re.escape(after)
+    return "...".join(pieces), pattern
+
+
 def compile_part(raw: str, canon: Callable[[str], str], *, exact: bool = False) -> Part | None:
     """Normalise one alias part; None when nothing is left.
 
-    `exact` parts (of wrong claims) match only as the whole phrase, words in order, whatever script:
-    any-order word windows would find "Q comes from the encoder" in "K and V come from the encoder,
-    Q comes from the decoder".
+    `exact` parts (of wrong claims) match only as the whole phrase, words in order, whatever script,
+    with at most the short gaps that '...' marks: any-order word windows would find "Q comes from the
+    encoder" in "K and V come from the encoder, Q comes from the decoder".
     """
-    text = normalize_phrase(raw)
+    if exact:
+        text, pattern = _gapped(raw)
+    else:
+        text = normalize_phrase(raw)
+        pattern = re.escape(text)
     if not text:
         return None
     stems = tuple(canon(w) for w in WORD_RE.findall(text))
     if exact or _HAS_CJK.search(text):
-        pattern = re.escape(text)
         if re.match(r"[a-z0-9]", text):
             pattern = r"(?<![a-z0-9])" + pattern
         if re.search(r"[a-z0-9]$", text):
@@ -289,15 +316,17 @@ class ReplyIndex:
         """Sentence index -> the best occurrence of `part` in that sentence."""
         out: dict[int, Hit] = {}
         if part.cjk:
-            exact = part.text in self.text
             fuzzy = in_order = False
             if part.exact_only:
+                assert part.regex is not None
+                exact = part.regex.search(self.text) is not None
                 if not exact:
                     return out
             else:
                 if len(part.feats) >= 4:
                     got = len(part.needed & self.feats)
                     fuzzy = got >= 2 and got >= _PARTIAL_OVERLAP * len(part.feats)
+                exact = part.text in self.text
                 in_order = len(part.units) >= 4 and len(part.unit_set & self.units) >= 0.7 * len(part.unit_set)
             if not exact and not fuzzy and not in_order:
                 return out
