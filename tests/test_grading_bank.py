@@ -205,10 +205,12 @@ def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grad
     unreachable = []
     for q in with_claims:
         for kp in q.key_points:
-            for claim, template in [(c, "我觉得{}，大概是这样。") for c in kp.wrong_zh] + [
-                (c, "I think {}, basically.") for c in kp.wrong_en
-            ]:
-                if kp.id not in grader.grade(q, template.format(claim)).contradicted:
+            # a '...' gap is filled with a word, as a reply would
+            stated = [(c, "我觉得" + c.replace("...", "确实") + "，大概是这样。") for c in kp.wrong_zh]
+            stated += [(c, "I think " + c.replace(" ... ", " really ").replace("...", " really ") + ", basically.")
+                       for c in kp.wrong_en]
+            for claim, reply in stated:
+                if kp.id not in grader.grade(q, reply).contradicted:
                     unreachable.append((q.id, kp.id, claim))
     assert not unreachable, unreachable
     plain = Grader(_without_wrong_claims(Bank({q.id: q for q in with_claims}, {}, bank.sections)))
