@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +224,25 @@ def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grad
             if set(grader.grade(q, text).contradicted) != set(plain.grade(q, text).contradicted):
                 stated.append((q.id, text[:60]))
     assert not stated, stated
+
+
+def test_no_correct_probe_reply_states_a_misconception(bank: Bank, grader: Grader) -> None:
+    """The 428 correct replies of benchmarks/data/misconception_probes.jsonl were written to trip a
+    misconception matcher (denials, comparisons, hypotheticals, reported claims): none of them may get
+    a point contradicted by a wrong claim.  Some of its wrong replies must still be caught."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "misconception_probes.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    plain_bank = _without_wrong_claims(bank)
+    plain = Grader(plain_bank)
+    false_positives, caught = [], 0
+    for row in rows:
+        q = bank.questions[row["qid"]]
+        new = set(grader.grade(q, row["reply"]).contradicted) - set(
+            plain.grade(plain_bank.questions[row["qid"]], row["reply"]).contradicted
+        )
+        if row["correct"] and new:
+            false_positives.append((row["qid"], sorted(new), row["reply"][:80]))
+        caught += bool(new) and not row["correct"]
+    assert sum(r["correct"] for r in rows) >= 400
+    assert not false_positives, false_positives
+    assert caught >= 25
