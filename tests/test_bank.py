@@ -291,12 +291,15 @@ def test_data_dir_holds_one_file_per_section() -> None:
 
 
 def test_a_reader_that_stops_early_ends_the_output_quietly() -> None:
-    """`interview-bot bank list | head -1`: the closed pipe ends the command without a traceback."""
+    """`interview-bot bank list | head -0`: the closed pipe ends the command without a traceback.
+
+    The reader closes its end before the command writes anything, so every run takes the same path
+    (a reader that first reads a line races the writer: a listing that fits the pipe may be written
+    whole before the reader goes away)."""
     proc = subprocess.Popen([sys.executable, "-m", "bot", "bank", "list"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
+                            stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.readline().startswith("1.1")
-    proc.stdout.close()  # as `head -1` does after its line
+    proc.stdout.close()
     err = proc.stderr.read()
     proc.stderr.close()
     assert proc.wait(timeout=60) == 141, err
