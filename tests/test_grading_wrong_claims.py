@@ -61,9 +61,8 @@ def status(grade: Grade, kid: str) -> str:
     "reply",
     [
         "交叉注意力里 Q 来自 encoder，K 和 V 由 decoder 提供，每个 decoder 层都用 encoder 最后一层。",
-        "In cross-attention the queries come from the encoder, keys and values from the decoder; every layer "
-        "uses the final encoder output.",
-        # a loose right alias ("query & decoder") also fits the swapped claim: the misconception wins
+        "In cross-attention Q comes from the encoder. Every layer uses the final encoder output.",
+        # a loose alias of the point ("query & decoder") fits the same sentence: the misconception wins
         "Query 来自 encoder，而 key 和 value 由 decoder 给出，每层都用 encoder 最后一层的输出。",
     ],
 )
@@ -107,21 +106,45 @@ def test_a_near_miss_of_a_misconception_is_not_one(grader: Grader) -> None:
     assert status(grade, "top") == "covered"
 
 
-def test_without_wrong_claims_the_swapped_reply_is_credited(grader: Grader) -> None:
-    """What the misconception list adds: the same loose alias alone credits the swapped claim."""
+def test_the_claim_turns_a_missed_point_into_a_contradicted_one(grader: Grader) -> None:
+    """What the misconception list adds: without it the swapped claim is a missed or half-made point."""
     plain_kps = tuple(replace(kp, wrong_zh=(), wrong_en=()) for kp in CROSS.key_points)
     plain_q = replace(CROSS, key_points=plain_kps)
     plain = Grader(Bank({plain_q.id: plain_q}, {}, {1: SECTION}))
-    reply = "Query 来自 encoder，而 key 和 value 由 decoder 给出，每层都用 encoder 最后一层的输出。"
-    assert status(plain.grade(plain_q, reply), "sources") == "covered"
-    assert status(grader.grade(CROSS, reply), "sources") == "contradicted"
+    reply = "交叉注意力里 Q 来自 encoder，K 和 V 由 decoder 提供，每个 decoder 层都用 encoder 最后一层。"
+    before, after = plain.grade(plain_q, reply), grader.grade(CROSS, reply)
+    assert status(before, "sources") in ("missed", "partial")
+    assert status(after, "sources") == "contradicted"
+    assert after.score < before.score
+
+
+def test_a_reply_that_also_makes_the_point_is_not_contradicted(grader: Grader) -> None:
+    """A claim's words in a reply that states the point itself (here about another attention) are not
+    held against it: a correct answer is never marked wrong for sharing words with a misconception."""
+    reply = "交叉注意力里 Q 来自 decoder，K 和 V 来自 encoder 最后一层。编码器自注意力里，Q来自encoder自己。"
+    assert status(grader.grade(CROSS, reply), "sources") == "covered"
 
 
 @pytest.mark.parametrize(
     "reply",
     [
-        "每个 decoder 层都用 encoder 最后一层，decoder 第 i 层读取的是 encoder 第 i 层的输出。",
-        "Each decoder layer uses the last encoder layer, and decoder layer i reads encoder layer i as well.",
+        "Q 来自 encoder？不是，Q 来自 decoder。",
+        "Does Q come from the encoder? No. Q comes from the decoder.",
+        "Q 来自 encoder——这是错的。",
+        "Saying Q comes from the encoder is a classic bug in homemade implementations.",
+        # a contrast in the sentence: the claim is one side of it
+        "Q comes from the encoder in some old diagrams, but in the paper Q comes from the decoder.",
+    ],
+)
+def test_a_misconception_asked_and_rejected_is_not_claimed(grader: Grader, reply: str) -> None:
+    assert status(grader.grade(CROSS, reply), "sources") != "contradicted"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "decoder 第 i 层读取的是 encoder 第 i 层的输出。",
+        "Decoder layer i reads encoder layer i.",
         "Q 也来自 encoder，K 和 V 来自 decoder；每个 decoder 层都用 encoder 最后一层。",
     ],
 )

@@ -107,10 +107,11 @@ COUNTERFACTUAL = (
 # A sentence that supposes, reports, compares or warns about a claim does not make it: "如果把位置编码拼接到词向量后面，
 # 维度会变大", "a common mistake is to think Q comes from the encoder".  Wrong claims are not read there.
 HYPOTHETICAL = (
-    r"如果|若|假如|假设|假使|要是|倘若|一旦|的话|以为|误认为|误解|误区|错误地|错误的|有人|很多人|说成|当成|常见的错|相比|比起|不对|不正确|说法"
+    r"如果|若|假如|假设|假使|要是|倘若|一旦|的话|以为|误认为|误解|误区|错误地|错误的|有人|很多人|说成|当成|常见的错|相比|比起|不对|不正确|说法|是错的|错了|错误|忘记|忘了|去掉|去除|移除|取代|代替|消融|但|不过|然而|吗$|呢$|❌|✗|prefill|prompt"
     r"|(?<![a-z])(?:if|suppose[ds]?|supposing|assum(?:e|es|ed|ing)|would|were\s+to|imagine|hypothetical(?:ly)?|"
     r"mistak\w*|misconceptions?|misunderst\w*|wrong(?:ly)?|myths?|naive(?:ly)?|tempting|otherwise|"
-    r"compared\s+(?:to|with)|versus|vs|incorrect(?:ly)?|not\s+right|"
+    r"compared\s+(?:to|with)|versus|vs|incorrect(?:ly)?|not\s+right|false|bugs?|forget(?:ting)?|forgot|removes?|removed|drops?|dropped|"
+    r"instead|ablations?|but|however|whereas|while|although|though|yet|"
     r"(?:people|some|many|others)\s+(?:often\s+|usually\s+|sometimes\s+)?(?:say|think|describe|claim|believe))(?![a-z])"
 )
 

@@ -17,7 +17,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.grading._lexicon import EN_STOP_WORDS, HYPOTHETICAL
-from bot.grading._match import STRONG, Alias, Part, PartIndex, ReplyIndex, compile_alias, intern_parts
+from bot.grading._match import STRONG, Alias, Hit, Part, PartIndex, ReplyIndex, compile_alias, intern_parts
 from bot.grading._reply import Sentence, mask_copied, question_grams, tfidf_features
 from bot.grading._signals import SentenceText, Shape, is_keyword_list, shape
 from bot.grading._text import (
@@ -56,6 +56,32 @@ _LISTED_CREDIT = 0.4
 _STOP = EN_STOP_WORDS | frozenset(stem(w) for w in EN_STOP_WORDS)
 
 _HYPOTHETICAL_RE = re.compile(HYPOTHETICAL)
+# a sentence that opens by rejecting what came before: "Q 来自 encoder？不是，……", "LN over the batch? No, ..."
+_REJECTION_RE = re.compile(
+    r"\W*(?:不是|不对|不会|不用|不需要|没有|错|并非|并不|其实|实际上|(?:no|nope|not|wrong|false|actually|incorrect)(?![a-z]))"
+)
+
+
+def _made_elsewhere(index: ReplyIndex, aliases: tuple[Alias, ...], viable: Iterable[int], sentence: int) -> bool:
+    """Whether a right alias of the point matches, closely and affirmatively, outside `sentence`."""
+    return any(
+        not h.negated and h.strength == STRONG and h.sentence != sentence
+        for a in viable
+        if not aliases[a].wrong
+        for h in index.alias_hits(aliases[a])
+    )
+
+
+def _claims(index: ReplyIndex, hit: Hit) -> bool:
+    """Whether a wrong claim's match is claimed: a close match, not denied, not supposed, compared or
+    reported in its sentence, and not rejected by the next sentence."""
+    if hit.negated or hit.strength != STRONG:
+        return False
+    sentences = index.sentences
+    if _HYPOTHETICAL_RE.search(sentences[hit.sentence].text):
+        return False
+    after = hit.sentence + 1
+    return not (after < len(sentences) and _REJECTION_RE.match(sentences[after].text))
 
 EXTRA_CACHE_SIZE = 512  # prepared questions from outside the bank (drill probes)
 
@@ -353,18 +379,12 @@ class Grader:
             aff = neg = 0.0  # strengths
             aff_value = 0.0
             aff_listed = False
-            aff_sent = neg_sent = wrong_sent = -1
+            aff_sent = neg_sent = claimed = -1
             for a in viable.get(k, ()):
                 alias = aliases[a]
                 if alias.wrong:
-                    # A misconception stated (a close match, neither denied nor supposed) contradicts
-                    # the point even next to a loose match of it: "query & decoder" also fits the
-                    # swapped claim.
-                    wrong_sent = next((h.sentence for h in index.alias_hits(alias) if not h.negated
-                                       and h.strength == STRONG
-                                       and not _HYPOTHETICAL_RE.search(index.sentences[h.sentence].text)), -1)
-                    if wrong_sent >= 0:
-                        break
+                    if claimed < 0:
+                        claimed = next((h.sentence for h in index.alias_hits(alias) if _claims(index, h)), -1)
                     continue
                 if aff_value == STRONG:
                     continue  # nothing beats it; only the point's wrong claims are left to look at
@@ -377,8 +397,11 @@ class Grader:
                     if value > aff_value:
                         aff, aff_value, aff_sent, aff_listed = hit.strength, value, hit.sentence, hit.listed
             status: Status
-            if wrong_sent >= 0:
-                status, credit, sent = "contradicted", 0.0, wrong_sent
+            if claimed >= 0 and not _made_elsewhere(index, aliases, viable.get(k, ()), claimed):
+                # A misconception stated contradicts the point, even when a loose alias of the point
+                # fits the same sentence ("query & decoder" fits the swapped claim too); a reply that
+                # makes the point in another sentence only shares words with the misconception.
+                status, credit, sent = "contradicted", 0.0, claimed
             elif neg > aff:
                 status, credit, sent = "contradicted", 0.0, neg_sent
             elif aff_value == STRONG:
