@@ -1,11 +1,14 @@
 """The bank's wrong claims (misconceptions) against replies written to test them.
 
-benchmarks/data/misconception_probes.jsonl holds 545 replies to 35 questions, written by three
-helpers who never saw the claims or the grader: 428 correct replies, most of them built to trip a
-misconception matcher (denials, comparisons naming both sides, hypotheticals, reported claims,
-modern variants that share words with a misconception), and 117 fluent replies that each state a
-classic misconception, many of them ones the bank does not list.  Sets a and b came before the
-claims were final (two false positives in set b were fixed), set c after.
+benchmarks/data/misconception_probes.jsonl holds 755 replies: sets a-c were written by three helpers
+who never saw the claims or the grader (428 correct replies, most of them built to trip a
+misconception matcher with denials, comparisons naming both sides, hypotheticals, reported claims
+and modern variants that share words with a misconception; 117 fluent replies that each state a
+classic misconception, many of them ones the bank does not list).  Set d holds 210 correct replies
+from a red team that read the claims and wrote correct sentences to make them fire: against the
+first version of the claims every one did; the claims and the rules were then pruned and tightened
+until one does (marked `known_false_positive`: a test-time adaptation method, TENT, that does use
+the current batch's statistics at inference).
 
 Prints, for correct replies, how many get a key point contradicted by a wrong claim (false
 positives; the test suite requires none) and, for wrong replies, how many are caught and what
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     grader, plain = Grader(bank), Grader(plain_bank)
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     false_pos: list[str] = []
+    known: list[str] = []
     caught: list[tuple[int, int]] = []
     missed: list[int] = []
     for row in rows:
@@ -60,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         new = sorted(set(with_claims.contradicted) - set(before.contradicted))
         if row["correct"]:
             if new:
-                false_pos.append(f"{row['qid']} {new}: {reply[:140]}")
+                (known if row.get("known_false_positive") else false_pos).append(f"{row['qid']} {new}: {reply[:140]}")
         elif new:
             caught.append((before.score, with_claims.score))
             if args.list:
@@ -71,8 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_wrong = len(rows) - n_correct
     print(f"replies: {len(rows)} to {len({r['qid'] for r in rows})} questions; "
           f"questions with wrong claims in the bank: {sum(1 for q in bank if any(k.wrong for k in q.key_points))}")
-    print(f"correct replies with a point contradicted by a wrong claim: {len(false_pos)} of {n_correct}")
-    for line in false_pos:
+    print(f"correct replies with a point contradicted by a wrong claim: {len(false_pos) + len(known)} of {n_correct}"
+          f" ({len(known)} known and accepted)")
+    for line in false_pos + known:
         print("  ", line)
     print(f"wrong replies caught: {len(caught)} of {n_wrong} ({len(caught) / n_wrong:.0%})")
     if caught:
