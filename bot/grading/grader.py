@@ -83,6 +83,7 @@ def _claims(index: ReplyIndex, hit: Hit) -> bool:
     after = hit.sentence + 1
     return not (after < len(sentences) and _REJECTION_RE.match(sentences[after].text))
 
+
 EXTRA_CACHE_SIZE = 512  # prepared questions from outside the bank (drill probes)
 
 
