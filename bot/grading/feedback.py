@@ -21,7 +21,16 @@ _FLAG_MESSAGES: dict[str, tuple[str, str]] = {
         "The reply reads like a list of keywords; explain them in full sentences.",
     ),
     "off_topic": ("回答似乎针对的是另一道题。", "The reply seems to answer a different question."),
+    "misconception": (
+        "回答里有一句像是常见的错误说法，请对照要点再检查一下。",
+        "One sentence reads like a common misconception; check it against the key points.",
+    ),
 }
+# with the key point known: the point to check the sentence against
+_MISCONCEPTION_POINT = (
+    "可能的误区：回答里有一句像是常见的错误说法，请对照这个要点检查：{point}",
+    "Possible misconception: one sentence reads like a common mistake; check it against this point: {point}",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,19 @@ def flag_message(flag: str, lang: str) -> str:
     """A human-readable message for one grading flag."""
     zh, en = _FLAG_MESSAGES.get(flag, (flag, flag))
     return en if lang == "en" else zh
+
+
+def _flag_messages(grade: Grade, texts: dict[str, str], lang: str) -> tuple[str, ...]:
+    """The flags' messages; a misconception names the point to check when the grade knows it (a grade
+    read back from storage keeps only the flag)."""
+    out = []
+    for flag in grade.flags:
+        if flag == "misconception" and grade.misconceptions:
+            template = _MISCONCEPTION_POINT[1 if lang == "en" else 0]
+            out += [template.format(point=texts.get(k, k)) for k in grade.misconceptions]
+        else:
+            out.append(flag_message(flag, lang))
+    return tuple(out)
 
 
 def _coverage(grade: Grade, lang: str) -> str:
@@ -86,6 +108,6 @@ def feedback(grade: Grade, question: Question, lang: str) -> Feedback:
         partial=pick(grade.partial),
         hint=hint,
         summary=_summary(grade, lang),
-        flags=tuple(flag_message(f, lang) for f in grade.flags),
+        flags=_flag_messages(grade, texts, lang),
         coverage=_coverage(grade, lang),
     )

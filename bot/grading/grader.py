@@ -35,7 +35,9 @@ from question_bank.schema import Bank, KeyPoint, Question
 
 Status = Literal["covered", "partial", "missed", "contradicted"]
 
-FLAG_ORDER = ("empty", "too_long", "too_short", "copied_question", "repetitive", "keyword_list", "off_topic")
+FLAG_ORDER = (
+    "empty", "too_long", "too_short", "copied_question", "repetitive", "keyword_list", "off_topic", "misconception",
+)
 
 # Score model.  Similarity is rescaled from [_SIM_LO, _SIM_HI] to [0, 1]; key-point credit reaches its
 # full share at _KP_FULL of the total weight (an answer need not name every minor point).
@@ -109,6 +111,9 @@ class Grade:
     key_points: tuple[KeyPointResult, ...]
     flags: tuple[str, ...]
     similarity: float
+    # key points whose listed misconception the reply seems to state (flag `misconception`); a hint for
+    # the feedback only: lexical matching cannot tell for sure, so it changes no status and no score
+    misconceptions: tuple[str, ...] = ()
     _by_status: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,8 +123,10 @@ class Grade:
             by_status[r.status].append(r.key_point_id)
         object.__setattr__(self, "_by_status", {k: tuple(v) for k, v in by_status.items()})
 
-    def __reduce__(self) -> tuple[type[Grade], tuple[str, int, tuple[KeyPointResult, ...], tuple[str, ...], float]]:
-        return Grade, (self.qid, self.score, self.key_points, self.flags, self.similarity)
+    def __reduce__(
+        self,
+    ) -> tuple[type[Grade], tuple[str, int, tuple[KeyPointResult, ...], tuple[str, ...], float, tuple[str, ...]]]:
+        return Grade, (self.qid, self.score, self.key_points, self.flags, self.similarity, self.misconceptions)
 
     def _ids(self, status: Status) -> tuple[str, ...]:
         return self._by_status[status]
@@ -210,6 +217,13 @@ class _QuestionData:
     alias_sizes: dict[tuple[int, int], int]  # (key point index, alias index) -> number of parts
     weights: tuple[float, ...]  # of the key points, in order
     total_weight: float
+
+
+class _Matched(NamedTuple):
+    results: list[KeyPointResult]
+    evidenced: int  # key points with affirmative evidence
+    listed_only: int  # of those, the ones whose evidence is only in lists of terms
+    misconceived: tuple[str, ...]  # key points whose listed misconception the reply states
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,14 +374,15 @@ class Grader:
         return _Prepared(sentences, sh, copied / units if units else 0.0, duplicates, units)
 
     @staticmethod
-    def _match_key_points(data: _QuestionData, index: ReplyIndex) -> tuple[list[KeyPointResult], int, int]:
+    def _match_key_points(data: _QuestionData, index: ReplyIndex) -> _Matched:
         """Each key point's best affirmative and best negated evidence decide its status and credit.
 
         A match inside a listed sentence or a bare list item earns only `_LISTED_CREDIT` of its value:
-        naming a term is not explaining it.  Also returns how many key points have affirmative evidence
-        and how many of those only have listed evidence.
+        naming a term is not explaining it.  Also counts the key points with affirmative evidence and
+        those of them with only listed evidence, and lists the points whose misconception is stated.
         """
         results = []
+        misconceived: list[str] = []
         evidenced = listed_only = 0
         # aliases all of whose parts may match, per key point, in bank order
         found = Counter(map(data.part_owner.__getitem__, data.part_index.candidates(index)))
@@ -399,11 +414,8 @@ class Grader:
                         aff, aff_value, aff_sent, aff_listed = hit.strength, value, hit.sentence, hit.listed
             status: Status
             if claimed >= 0 and not _made_elsewhere(index, aliases, viable.get(k, ()), claimed):
-                # A misconception stated contradicts the point, even when a loose alias of the point
-                # fits the same sentence ("query & decoder" fits the swapped claim too); a reply that
-                # makes the point in another sentence only shares words with the misconception.
-                status, credit, sent = "contradicted", 0.0, claimed
-            elif neg > aff:
+                misconceived.append(kp.id)
+            if neg > aff:
                 status, credit, sent = "contradicted", 0.0, neg_sent
             elif aff_value == STRONG:
                 status, credit, sent = "covered", 1.0, aff_sent
@@ -416,7 +428,7 @@ class Grader:
             if status in ("covered", "partial"):
                 evidenced += 1
                 listed_only += aff_listed
-        return results, evidenced, listed_only
+        return _Matched(results, evidenced, listed_only, tuple(misconceived))
 
     def grade(self, question: Question, reply: str) -> Grade:
         """Grade `reply` as an answer to `question`: deterministic, no I/O."""
@@ -432,7 +444,7 @@ class Grader:
             missed = tuple(KeyPointResult(kp.id, "missed", None, 0.0) for kp, _ in data.key_points)
             return Grade(question.id, 0, missed, _ordered(flags), 0.0)
         index = ReplyIndex(prepared.sentences)
-        results, evidenced, listed_only = self._match_key_points(data, index)
+        results, evidenced, listed_only, misconceived = self._match_key_points(data, index)
         idx, w = self._tfidf.vector(tfidf_features(prepared.sentences, _STOP))
         if data.row >= 0:
             own = max(self._tfidf.similarity(idx, w, 2 * data.row), self._tfidf.similarity(idx, w, 2 * data.row + 1))
@@ -472,7 +484,9 @@ class Grader:
             score = min(score, _OFF_TOPIC_CAP)
         if own >= 0.01 and not flags & {"too_short", "copied_question", "keyword_list", "off_topic"}:
             score = max(score, _ATTEMPT_FLOOR)
-        return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4))
+        if misconceived:
+            flags.add("misconception")
+        return Grade(question.id, score, tuple(results), _ordered(flags), round(own, 4), misconceived)
 
     def _off_topic(
         self, data: _QuestionData, idx: IntArray, w: FloatArray, own: float, kp_score: float | None, index: ReplyIndex
@@ -494,7 +508,7 @@ class Grader:
         if other < 1.2 * own + 0.02:
             return False  # not clearly closer to the other question: no need to look at its key points
         other_data = self._data[self._order[best]]
-        other_results, _, _ = self._match_key_points(other_data, index)
+        other_results = self._match_key_points(other_data, index).results
         total = sum(kp.weight for kp, _ in other_data.key_points)
         if not total:
             return False
