@@ -190,18 +190,10 @@ def test_opposite_claims_do_not_share_credit(
     assert status(denied) in ("missed", "contradicted")
 
 
-def _without_wrong_claims(bank: Bank) -> Bank:
-    questions = {
-        qid: replace(q, key_points=tuple(replace(kp, wrong_zh=(), wrong_en=()) for kp in q.key_points))
-        for qid, q in bank.questions.items()
-    }
-    return Bank(questions, bank.id_aliases, bank.sections)
-
-
 def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grader: Grader) -> None:
-    """Every misconception in the bank contradicts its point when a reply states it (so no claim is
-    lost to normalisation or to the masking of question text), and no question's own reference
-    answer, hint or key point text states one of its misconceptions."""
+    """Every misconception in the bank is flagged when a reply states it (so no claim is lost to
+    normalisation or to the masking of question text), and no question's own reference answer, hint or
+    key point text states one of its misconceptions."""
     with_claims = [q for q in bank if any(kp.wrong for kp in q.key_points)]
     assert len(with_claims) >= 12
     unreachable = []
@@ -212,38 +204,30 @@ def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grad
             stated += [(c, "I think " + c.replace(" ... ", " really ").replace("...", " really ") + ", basically.")
                        for c in kp.wrong_en]
             for claim, reply in stated:
-                if kp.id not in grader.grade(q, reply).contradicted:
+                if kp.id not in grader.grade(q, reply).misconceptions:
                     unreachable.append((q.id, kp.id, claim))
     assert not unreachable, unreachable
-    plain = Grader(_without_wrong_claims(Bank({q.id: q for q in with_claims}, {}, bank.sections)))
-    stated = []
+    stated_by_reference = []
     for q in with_claims:
         texts = [q.answer.zh, q.answer.en, q.hint.zh, q.hint.en]
         texts += [t for kp in q.key_points for t in (kp.text.zh, kp.text.en)]
-        for text in texts:
-            if set(grader.grade(q, text).contradicted) != set(plain.grade(q, text).contradicted):
-                stated.append((q.id, text[:60]))
-    assert not stated, stated
+        stated_by_reference += [(q.id, t[:60]) for t in texts if grader.grade(q, t).misconceptions]
+    assert not stated_by_reference, stated_by_reference
 
 
-def test_no_correct_probe_reply_states_a_misconception(bank: Bank, grader: Grader) -> None:
-    """The 638 correct replies of benchmarks/data/misconception_probes.jsonl were written to trip a
-    misconception matcher (denials, comparisons, hypotheticals, reported claims, and a red team's
-    sentences aimed at each claim): none of them may get a point contradicted by a wrong claim, except
-    the one marked as a known false positive.  Some of its wrong replies must still be caught."""
+def test_no_correct_probe_reply_is_flagged_for_a_misconception(bank: Bank, grader: Grader) -> None:
+    """The correct replies of benchmarks/data/misconception_probes.jsonl were written to trip a
+    misconception matcher (denials, comparisons, hypotheticals, reported claims, and two red teams'
+    sentences aimed at each claim): none of them may be flagged, except the one marked as a known
+    false positive.  Some of its wrong replies must still be flagged."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "misconception_probes.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    plain_bank = _without_wrong_claims(bank)
-    plain = Grader(plain_bank)
     false_positives, caught = [], 0
     for row in rows:
-        q = bank.questions[row["qid"]]
-        new = set(grader.grade(q, row["reply"]).contradicted) - set(
-            plain.grade(plain_bank.questions[row["qid"]], row["reply"]).contradicted
-        )
-        if row["correct"] and new and not row.get("known_false_positive"):
-            false_positives.append((row["qid"], sorted(new), row["reply"][:80]))
-        caught += bool(new) and not row["correct"]
-    assert sum(r["correct"] for r in rows) >= 600
+        flagged = grader.grade(bank.questions[row["qid"]], row["reply"]).misconceptions
+        if row["correct"] and flagged and not row.get("known_false_positive"):
+            false_positives.append((row["qid"], flagged, row["reply"][:80]))
+        caught += bool(flagged) and not row["correct"]
+    assert sum(r["correct"] for r in rows) >= 800
     assert not false_positives, false_positives
-    assert caught >= 15
+    assert caught >= 5
