@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from bot.grading import Grade, Grader
+from bot.grading._match import compile_part
 from bot.grading.feedback import feedback, flag_message
 from question_bank.schema import Bank, KeyPoint, Localized, Question, Section
 
@@ -182,3 +183,20 @@ def test_a_gap_in_a_claim_takes_a_few_words_of_one_clause(grader: Grader, reply:
 def test_what_a_gap_or_a_report_does_not_claim(grader: Grader, reply: str) -> None:
     grade = grader.grade(CROSS, reply)
     assert not grade.misconceptions
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("the encoder also uses a causal mask", True),
+        ("编码器的自注意力也用因果掩码", True),
+        # a gap crosses no hyphen: "encoder-decoder" is another subject
+        ("in the encoder-decoder model the causal mask is only in the decoder", False),
+        ("编码器-解码器模型里因果掩码只在解码器", False),
+        # nor a connective
+        ("the encoder sees everything while the decoder has a causal mask", False),
+    ],
+)
+def test_where_a_gap_reaches(text: str, found: bool) -> None:
+    parts = [compile_part(raw, lambda w: w, exact=True) for raw in ("encoder ... causal mask", "编码器...因果掩码")]
+    assert any(p is not None and p.regex is not None and p.regex.search(text) for p in parts) is found

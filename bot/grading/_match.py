@@ -70,12 +70,13 @@ class Hit(NamedTuple):
 
 # In a wrong claim, '...' stands for a short gap inside one clause: a few CJK characters ("编码器...因果掩码"
 # finds "编码器的自注意力也用因果掩码") or a few words ("the encoder ... causal mask").  A gap never
-# crosses a clause mark, a bracket or a connective: "Q 来自解码器而 KV 来自 encoder" must not state
-# "Q...来自encoder", nor "LN normalises features while BN normalises over the batch" "LN...over the batch".
+# crosses a clause mark, a bracket, a hyphen ("encoder-decoder") or a connective: "Q 来自解码器而 KV 来自
+# encoder" must not state "Q...来自encoder", nor "LN normalises features while BN normalises over the
+# batch" "LN...over the batch".
 _GAP_MARK = re.compile(r"\.\.\.|…")
-_GAP_CJK = r"(?:(?![而但却和与及或则])[^,;:()\[\]/、\n]){0,10}?"
+_GAP_CJK = r"(?:(?![而但却和与及或则])[^,;:()\[\]/、\n-]){0,10}?"
 _GAP_LATIN = (
-    r"(?:(?!(?<![a-z])(?:but|while|whereas|and|or|unlike|than|instead|versus|vs)(?![a-z]))[^,;:()\[\]/\n]){0,24}?"
+    r"(?:(?!(?<![a-z])(?:but|while|whereas|and|or|unlike|than|instead|versus|vs)(?![a-z]))[^,;:()\[\]/\n-]){0,24}?"
 )
 
 
