@@ -3,15 +3,16 @@
 A stated misconception is flagged (`misconception`, with the point to check in the feedback); it
 changes no status and no score, because lexical matching cannot be sure.
 
-benchmarks/data/misconception_probes.jsonl holds 950 replies:
+benchmarks/data/misconception_probes.jsonl holds 971 replies:
 - sets a-c, by three helpers who never saw the claims or the grader: 428 correct replies, most of
   them built to trip a misconception matcher (denials, comparisons naming both sides, hypotheticals,
   reported claims, modern variants that share words with a misconception), and 117 fluent replies
   that each state a classic misconception, many of them ones the bank does not list;
-- sets d and e, two red teams that read the claims and wrote correct sentences to make them fire
-  (210 and 195).  Against the claims of their time 210 of 210 and 195 of 419 tries fired; the claims
-  they hit were removed and the matching rules tightened.  One reply stays a known false positive
-  (TENT, a test-time adaptation method that does use the current batch's statistics at inference).
+- sets d, e and f, three red teams that read the claims and wrote correct sentences to make them
+  fire (210, 195 and 21).  Against the claims of their time 210 of 210, 195 of 419 and 21 of 205
+  tries fired; the claims they hit were removed and the matching rules tightened.  One reply stays
+  a known false positive (TENT, a test-time adaptation method that does use the current batch's
+  statistics at inference).
 
 Prints how many correct replies are flagged (false positives; the test suite allows only the known
 one) and how many wrong replies are.

@@ -217,7 +217,7 @@ def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grad
 
 def test_no_correct_probe_reply_is_flagged_for_a_misconception(bank: Bank, grader: Grader) -> None:
     """The correct replies of benchmarks/data/misconception_probes.jsonl were written to trip a
-    misconception matcher (denials, comparisons, hypotheticals, reported claims, and two red teams'
+    misconception matcher (denials, comparisons, hypotheticals, reported claims, and three red teams'
     sentences aimed at each claim): none of them may be flagged, except the one marked as a known
     false positive.  Some of its wrong replies must still be flagged."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "misconception_probes.jsonl"

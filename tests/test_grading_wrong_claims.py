@@ -1,7 +1,7 @@
 """Misconceptions listed in the bank (`wrong` of a key point): stated, they are flagged for the feedback.
 
 They change no status and no score: lexical matching cannot tell for sure that a sentence makes the
-claim, and two red teams found correct sentences that match claims.
+claim, and three red teams found correct sentences that match claims.
 """
 
 from __future__ import annotations
