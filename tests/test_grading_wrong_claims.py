@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.grading import Grade, Grader
+from bot.grading import Grader
 from bot.grading._match import compile_part
 from bot.grading.feedback import feedback, flag_message
 from question_bank.schema import Bank, KeyPoint, Localized, Question, Section
@@ -58,10 +58,6 @@ CROSS = Question(
 @pytest.fixture(scope="module")
 def grader() -> Grader:
     return Grader(Bank({CROSS.id: CROSS}, {}, {1: SECTION}))
-
-
-def status(grade: Grade, kid: str) -> str:
-    return next(r.status for r in grade.key_points if r.key_point_id == kid)
 
 
 @pytest.mark.parametrize(
