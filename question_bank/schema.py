@@ -37,7 +37,7 @@ class KeyPoint:
     text: Localized
     aliases_zh: tuple[str, ...]
     aliases_en: tuple[str, ...]
-    # claims that get this point wrong (a common misconception): stating one contradicts the point
+    # claims that get this point wrong (a common misconception): stating one is flagged in the feedback
     wrong_zh: tuple[str, ...] = ()
     wrong_en: tuple[str, ...] = ()
 

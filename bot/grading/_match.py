@@ -56,7 +56,7 @@ class Part:
 class Alias:
     text: str
     parts: tuple[Part, ...]
-    wrong: bool = False  # a claim that gets the key point wrong: stating it contradicts the point
+    wrong: bool = False  # a claim that gets the key point wrong: stating it flags a possible misconception
 
 
 class Hit(NamedTuple):
@@ -85,11 +85,11 @@ def _gapped(raw: str) -> tuple[str, str]:
     pieces = [p for p in (normalize_phrase(x) for x in _GAP_MARK.split(raw)) if p]
     pattern = re.escape(pieces[0]) if pieces else ""
     for before, after in pairwise(pieces):
-        latin = re.search(r"[a-z0-9]$", before) and re.match(r"[a-z0-9]", after)
+        word_end, word_start = re.search(r"[a-z0-9]$", before), re.match(r"[a-z0-9]", after)
         # each piece is whole words at its ends: "q...来自encoder" is not found in "qkv 都来自 encoder"
-        pattern += r"(?![a-z0-9])" if re.search(r"[a-z0-9]$", before) else ""
-        pattern += _GAP_LATIN if latin else _GAP_CJK
-        pattern += (r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", after) else "") + re.escape(after)
+        pattern += r"(?![a-z0-9])" if word_end else ""
+        pattern += _GAP_LATIN if word_end and word_start else _GAP_CJK
+        pattern += (r"(?<![a-z0-9])" if word_start else "") + re.escape(after)
     return "...".join(pieces), pattern
 
 
@@ -134,7 +134,7 @@ def compile_alias(
     """Compile `A & B` aliases into parts; None when the alias is empty after normalisation.
 
     `point` holds the key point's own text; a part that the point states in the negative is marked so.
-    `wrong` marks a misconception: its affirmative mention counts against the point.
+    `wrong` marks a misconception: its affirmative mention is flagged (see `Grade.misconceptions`).
     """
     parts = tuple(p for p in (compile_part(x, canon, exact=wrong) for x in raw.split("&")) if p is not None)
     if point:
