@@ -174,6 +174,17 @@ def test_question_from_outside_the_bank_grades_like_its_bank_twin(bank: Bank, gr
             "Multi-head attention costs about the same as one full-width head.",
             "Multi-head attention costs h times the compute of a single head.",
         ),
+        # an in-order match may miss a function character, never a content one: one character apart,
+        # these say the opposite
+        ("1.16", "decoder_inference", "Decoder 推理时只能串行，一个一个生成。", "Decoder 推理时也能并行生成所有词。"),
+        (
+            "2.6",
+            "one_way",
+            "Decoder 单向依赖 encoder 的输出，encoder 从不看 decoder。",
+            "decoder 和 encoder 是双向依赖、交替更新的。",
+        ),
+        ("1.9", "frequencies", "不同维度用不同频率的正弦和余弦。", "所有维度用的都是同一个频率。"),
+        ("1.6", "dk", "每个头的维度是 d_model 除以头数。", "不降维的话开销直接乘以头数。"),
     ],
 )
 def test_opposite_claims_do_not_share_credit(
@@ -231,3 +242,4 @@ def test_no_correct_probe_reply_is_flagged_for_a_misconception(bank: Bank, grade
     assert sum(r["correct"] for r in rows) >= 800
     assert not false_positives, false_positives
     assert caught >= 5
+

@@ -43,6 +43,11 @@ ZH_FUNCTION = (
     r"|用于|用来|为了|因而|我|你|他|们|么|怎|时(?<![实及]时)(?![间序刻])|跟(?!踪)|只|有关|无关|取决于"
 )
 
+# CJK characters an in-order alias match may miss or see replaced: degree adverbs, particles, copulas and
+# connectives ("梯度非常小" says "梯度很小").  A content character may not be missing: "推理时也能并行" must not
+# pass for "推理时串行", one character apart.
+SOFT_CJK = frozenset("很非常太较更最极挺蛮颇特别十分相当的地得了着过是为都也就还会在有所被把将对和与及或而之其即则")
+
 # Stop words removed from TF-IDF features (word unigrams / bigrams).
 EN_STOP_WORDS = EN_FUNCTION_WORDS | frozenset(["e.g", "i.e", "eg", "ie"])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from itertools import chain, pairwise
 from typing import NamedTuple
 
-from bot.grading._lexicon import ALIAS_STOP_WORDS, CJK
+from bot.grading._lexicon import ALIAS_STOP_WORDS, CJK, SOFT_CJK
 from bot.grading._reply import PROBLEM_RE, Sentence, has_cue
 from bot.grading._text import CJK_RUN_RE, UNIT_RE, WORD_RE, normalize_phrase, stem
 
@@ -237,9 +237,9 @@ def _match_cjk_fuzzy(part: Part, sent: Sentence) -> list[tuple[float, int, int]]
 
 
 def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
-    """The alias's units in order within a short window, a few CJK characters missing or changed
-    ("梯度非常小" for "梯度很小"); every word and digit of the alias must be there, and the window may
-    not hold a negation the alias lacks."""
+    """The alias's units in order within a short window, a few function characters missing or changed
+    ("梯度非常小" for "梯度很小"); every word, digit and content character of the alias must be there, and
+    the window may not hold a negation the alias lacks."""
     units = part.units
     n = len(units)
     text = sent.text
@@ -260,8 +260,8 @@ def _match_in_order(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
         for u in units:
             found = text.find(u, pos, end_limit)
             if found < 0:
-                if len(u) > 1 or u < "\u3400":
-                    ok = False
+                if u not in SOFT_CJK:
+                    ok = False  # a word, a digit or a content character: "推理时串行" is not "推理时也能并行"
                     break
                 continue
             got += 1
