@@ -243,3 +243,37 @@ def test_no_correct_probe_reply_is_flagged_for_a_misconception(bank: Bank, grade
     assert not false_positives, false_positives
     assert caught >= 5
 
+
+@pytest.mark.parametrize(
+    ("qid", "kid", "right", "imprecise"),
+    [
+        # without positions self-attention is permutation-equivariant; invariant only after pooling
+        ("1.9", "why", "自注意力是置换等变的：打乱输入，输出也跟着打乱。", "Self-attention is permutation invariant."),
+        # over-parameterised networks can memorise even random labels: capacity does not explain generalisation
+        (
+            "4.19",
+            "sharing_compression",
+            "The same weights are shared across positions, so the model learns reusable patterns.",
+            "The model has limited capacity, so it cannot memorize the data.",
+        ),
+        # at inference BN uses its running statistics: batch size 1 is a training problem, not an inference one
+        (
+            "1.13",
+            "mismatch_sequences",
+            "BN is a poor fit for online learning with batch size 1.",
+            "BN is a poor fit for online inference.",
+        ),
+    ],
+)
+def test_claims_an_interviewer_would_correct_earn_nothing(
+    bank: Bank, grader: Grader, qid: str, kid: str, right: str, imprecise: str
+) -> None:
+    """A content review found aliases crediting statements an interviewer would correct; they are gone."""
+    question = bank.get(qid)
+    assert question is not None
+
+    def status(reply: str) -> str:
+        return next(r.status for r in grader.grade(question, reply).key_points if r.key_point_id == kid)
+
+    assert status(right) == "covered"
+    assert status(imprecise) == "missed"
