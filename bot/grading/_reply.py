@@ -14,11 +14,12 @@ from itertools import pairwise
 from bot.grading import _lexicon as lex
 from bot.grading._text import CJK_RUN_RE, UNIT_RE, WORD_RE
 
-_CLAUSE_PUNCT = r"[,:()、\[\]{}<>=]"
-# Every alternative opens with a character (lookbehinds come after it), so the regex engine can scan
-# for the possible first characters instead of trying the whole pattern at every position.
-_BOUNDARY_RE = re.compile(f"{_CLAUSE_PUNCT}|{lex.ZH_CONTRAST}|{lex.EN_CONTRAST}")
-_CUE_RE = re.compile(f"{lex.ZH_NEGATION}|{lex.EN_NEGATION}")
+_CLAUSE_PUNCT = r",|:|\(|\)|、|\[|\]|\{|\}|<|>|="  # one literal per alternative (see below)
+# Every alternative opens with a literal character (lookbehinds come after it), so the regex engine can
+# scan for the possible first characters instead of trying the whole pattern at every position; a
+# character class or a group as an alternative would turn that scan off.
+_BOUNDARY_RE = re.compile(f"{_CLAUSE_PUNCT}|{lex.ZH_CONTRAST}|{lex.EN_CONTRAST_FLAT}")
+_CUE_RE = re.compile(f"{lex.ZH_NEGATION}|{lex.EN_NEGATION_FLAT}")
 _POST_RE = re.compile(
     rf"(?: ?(?:[a-z0-9]+ )?{lex.EN_POST_NEGATION})|(?:(?:(?!而|但|却)[{lex.CJK}]){{0,2}}?{lex.ZH_POST_NEGATION})"
 )

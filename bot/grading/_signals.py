@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.grading._lexicon import EN_FUNCTION_WORDS, ZH_FUNCTION
-from bot.grading._text import BLANK
+from bot.grading._text import BLANK, UNIT_RE
 
 # Sentences hold no line break, so blanks are spelled out (a faster scan than `\s`).  A run of
 # separators, or blanks around '-', 'and', 'or', 'with'; the pattern opens with one class (separators
@@ -46,9 +46,7 @@ class Shape:
         return self.bare_units / self.units if self.units else 0.0
 
 
-_UNIT_RE = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9_\u00e0-\u024f\u03b1-\u03c9]+(?:[\^'][a-z0-9]+)*"
-)
+_UNIT_RE = UNIT_RE
 
 
 # A unit is a word or one CJK character; CJK characters sort at or after U+3400, words before it.
