@@ -12,6 +12,8 @@ import sys
 import pytest
 
 from bot.grading import Grade, Grader, KeyPointResult
+from bot.grading._match import ReplyIndex, compile_part
+from bot.grading._reply import Sentence
 from bot.grading._text import (
     BLANK,
     compact,
@@ -279,6 +281,26 @@ def test_chinese_bigram_overlap_matches_inside_clause(grader: Grader, scaling: Q
     """An inserted word ('随着 dk 的增大') still matches by character-bigram overlap."""
     g = grader.grade(scaling, "点积的方差会随着dk的增大而增大，这会带来问题。")
     assert status(g, "variance") == "covered"
+
+
+@pytest.mark.parametrize(
+    ("alias", "reply", "matches"),
+    [
+        ("梯度很小", "梯度非常小", True),  # a degree adverb replaced ('非常' is "very", not a negation)
+        ("注意力权重很小", "注意力的权重非常小", True),  # a particle added, an adverb replaced
+        ("推理时串行", "推理时也能并行", False),  # a content character replaced: the opposite claim
+        ("单向依赖", "双向依赖", False),
+        ("训练和推理一样", "训练和推理不一样", False),  # a negation in the window
+    ],
+)
+def test_chinese_in_order_match_misses_only_function_characters(alias: str, reply: str, matches: bool) -> None:
+    """An alias's characters in order, with a function character missing or replaced, still match;
+    a missing content character or an added negation does not."""
+    part = compile_part(alias, str)
+    text = compact(normalize(reply))
+    hits = ReplyIndex([Sentence(text, text, str)]).part_hits(part)
+    assert bool(hits) == matches
+    assert all(not h.negated for h in hits.values())
 
 
 def test_traditional_reply_matches_simplified_alias(grader: Grader, scaling: Question) -> None:

@@ -210,7 +210,7 @@ def _match_latin(part: Part, sent: Sentence) -> tuple[float, int, int] | None:
 
 
 # Characters that negate what follows them; a fuzzy match may not hold one that its alias lacks.
-_NEGATION_CHARS = re.compile("[不没无非未]")
+_NEGATION_CHARS = re.compile("[不没无未]|非(?!常)")  # 非常 is "very"
 
 
 def _match_cjk_fuzzy(part: Part, sent: Sentence) -> list[tuple[float, int, int]]:
