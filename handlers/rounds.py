@@ -127,6 +127,7 @@ async def lang(ctx: Context, cmd: Command) -> list[Outgoing]:
             cmd.user.platform, cmd.user.user_id, cmd.user.display_name, ctx.app.clock.now()
         )
         await ctx.app.store.set_user_lang(user.id, new)
+        ctx.app.drills.drop_state(user.id)  # the drill in progress follows: its copy in memory is stale
     else:
         await ctx.app.rounds.set_lang(cmd.where, new)
     return [Outgoing(CALLER, Notice("lang.set", new))]

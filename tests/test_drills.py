@@ -201,6 +201,43 @@ async def test_stop_gives_a_partial_report(app: App, bank: Bank) -> None:
     assert await app.drills.active(user("alice")) is None
 
 
+async def test_question_left_unanswered_at_stop_comes_back_for_review(app: App) -> None:
+    """A question asked and never answered when the drill stops counts as Again, as the report says."""
+    router = Router(app)
+    await router.handle(dm("drill 3"))
+    await say(router, "skip")
+    left = current_qid(app)
+    await router.handle(dm("drill stop"))
+    cards = {q: (score, reviews) for q, _due, score, reviews in await app.store.cards(1)}
+    assert cards[left] == (0, 1)
+    assert len(cards) == 2, "the question never asked gets no card"
+
+
+async def test_stopped_during_a_follow_up_the_question_keeps_its_score(app: App, bank: Bank) -> None:
+    """Stopped while a follow-up is open: the question's card gets its score with the probe counting 0."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    await say(router, "这个我不太清楚，大概和训练有关吧。")
+    await say(router, "done")
+    assert len(asked(app)) == 2, "a thin answer draws a probe"
+    await router.handle(dm("drill stop"))
+    root = (await app.store.drill_items(1))[0]
+    assert root.score is not None
+    expected = min(100, round(root.score + 0.5 * (100 - root.score) * 0 / 100))
+    assert [score for _q, _due, score, _r in await app.store.cards(1)] == [expected]
+
+
+async def test_a_language_switch_applies_to_the_drill_in_progress(app: App) -> None:
+    """`lang en` in the DM mid-drill: the drill's next messages are in English, not only later drills'."""
+    router = Router(app)
+    await router.handle(dm("drill 2"))
+    assert "第 1/2 题" in text_of([messenger(app).sent[-1].reply])
+    await router.handle(dm("lang en"))
+    await say(router, "skip")
+    assert "Question 2 of 2" in text_of([messenger(app).sent[-1].reply])
+    assert (await app.drills.status(user("alice"))).lang == "en"
+
+
 async def test_second_drill_is_refused(app: App) -> None:
     """One drill at a time: starting a second says so."""
     router = Router(app)

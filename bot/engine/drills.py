@@ -711,6 +711,7 @@ class DrillService:
 
     async def _finish(self, drill: DrillRow, state: str, reason: str) -> list[Outgoing]:
         now = self._clock.now()
+        card = await self._card_at_end(drill, now)
         async with self._store.db.transaction() as conn:
             current = await self._store.current_item(drill.id)
             if current is not None:
@@ -718,6 +719,11 @@ class DrillService:
                 await self._store.cancel_timers(conn, self.KIND_DEADLINE, current.id)
             if not await self._store.finish_drill(conn, drill.id, state, now):
                 return []
+            if card is not None:
+                await self._store.save_card(
+                    conn, user_id=card.user_id, question_id=card.question_id, card_json=card.card_json,
+                    due_at=card.due_at, reviewed_at=card.reviewed_at, score=card.score,
+                )
             await self._store.cancel_timers(conn, self.KIND_IDLE, drill.id)
         finished = await self._store.get_drill(drill.id)
         assert finished is not None
@@ -725,6 +731,24 @@ class DrillService:
         assert user_row is not None
         report = await self.build_report(finished, reason)
         return [Outgoing(dm(self._user_ref(user_row)), report)]
+
+    async def _card_at_end(self, drill: DrillRow, now: datetime) -> CardSave | None:
+        """The review card of the question being asked when a drill ends early (stopped or expired).
+
+        Its item is closed as unanswered, and the question counts as the report shows it: 0 (Again) when
+        it was never answered, else its score with the open probe counting 0.  A self-graded answer
+        waiting for its rating has no card yet: the rating makes it.
+        """
+        state = await self._store.drill_state(drill.user_id)
+        if state is None or state.current is None or state.drill.id != drill.id:
+            return None
+        current = _as_closed(state.current, ItemClose(state.current.id, "unanswered", now, self.KIND_DEADLINE))
+        items = [current if i.id == current.id else i for i in state.items]
+        root = next(i for i in items if i.id == (current.parent_item_id or current.id))
+        if drill.grading != "auto" and root.state == "answered":
+            return None
+        probes = [i for i in items if i.parent_item_id == root.id]
+        return self._review(state, root, self._final_score(root, probes), now)
 
     async def withdraw(self, user: UserRef) -> None:
         """Drop a drill whose first question could not be delivered: nothing was asked, so no report."""

@@ -493,7 +493,10 @@ class Store:
         return _user(row) if row else None
 
     async def set_user_lang(self, user_id: int, lang: str) -> None:
-        await self._write("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+        """The person's language, which their drill in progress follows from its next message on."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+            await conn.execute("UPDATE drills SET lang = ? WHERE user_id = ? AND state = 'active'", (lang, user_id))
         self._users = {k: (replace(u, lang=lang) if u.id == user_id else u) for k, u in self._users.items()}
 
     def forget_cached_user(self, user_id: int) -> None:
