@@ -87,8 +87,12 @@ def build_parser() -> OneLineParser:
     report.add_argument("--lang", choices=["zh", "en"], default=None, help="language (default: your last choice)")
 
     grade = sub.add_parser("grade", help="grade a reply read from standard input, or a batch file")
-    grade.add_argument("qid", nargs="?", help="question id, e.g. 1.4")
-    grade.add_argument("--batch", type=Path, help="JSON lines {qid, reply}; one JSON result per line")
+    # one or the other: a question id with --batch would silently ignore the id and standard input
+    grade_input = grade.add_mutually_exclusive_group()
+    grade_input.add_argument("qid", nargs="?", help="question id, e.g. 1.4")
+    grade_input.add_argument(
+        "--batch", type=Path, metavar="FILE", help="JSON lines {qid, reply}, - = stdin; one JSON result per input line"
+    )
 
     bank = sub.add_parser("bank", help="list, show and validate the question bank")
     bank_sub = bank.add_subparsers(dest="bank_command", metavar="ACTION", parser_class=OneLineParser, required=True)

@@ -110,7 +110,7 @@ def test_run_single_unknown_id(bank: Bank) -> None:
 
 
 def test_run_batch_good_and_bad_lines(bank: Bank, tmp_path: Path) -> None:
-    """Every non-blank line gets one output line in order; bad lines become {line, error} and others are graded."""
+    """Every line, blank ones too, gets one output line in order; bad lines become {line, error}, others are graded."""
     lines = [
         json.dumps({"qid": "1.4", "reply": "方差随dk增大。"}, ensure_ascii=False),
         "",
@@ -126,13 +126,15 @@ def test_run_batch_good_and_bad_lines(bank: Bank, tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_batch(bank, path, out) == 0
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
-    assert len(rows) == 6
+    assert len(rows) == len(lines)
     assert rows[0]["qid"] == "1.4" and rows[0]["covered"] == ["variance"]
-    assert rows[1]["line"] == 3 and "unknown question id" in rows[1]["error"]
-    assert rows[2]["line"] == 4 and "malformed JSON" in rows[2]["error"]
-    assert rows[3]["line"] == 5 and "reply" in rows[3]["error"]
-    assert rows[4]["line"] == 6 and "error" in rows[4]
-    assert rows[5]["qid"] == "1.12" and "per_sample" in rows[5]["covered"]
+    assert rows[1] == {"line": 2, "error": "empty line"}
+    assert rows[2]["line"] == 3 and "unknown question id" in rows[2]["error"]
+    assert rows[3]["line"] == 4 and "malformed JSON" in rows[3]["error"]
+    assert rows[4]["line"] == 5 and "reply" in rows[4]["error"]
+    assert rows[5]["line"] == 6 and "error" in rows[5]
+    assert rows[6]["qid"] == "1.12" and "per_sample" in rows[6]["covered"]
+    assert rows[7] == {"line": 8, "error": "empty line"}
 
 
 def test_run_batch_unreadable_file(bank: Bank, tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -10,6 +13,12 @@ from bot.grading.grader import Grader
 from question_bank.schema import Bank
 
 _GRADERS: dict[int, tuple[Bank, Grader]] = {}
+
+STDIN = "-"
+"""The batch path that means standard input, as for most Unix tools."""
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_CUTOFF = 0.3  # the same similarity cutoff as Bank.closest_ids
 
 
 def grader_for(bank: Bank) -> Grader:
@@ -28,55 +37,128 @@ def _emit(out: TextIO, obj: dict[str, object]) -> None:
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _unknown(bank: Bank, qid: str) -> str:
-    closest = bank.closest_ids(qid)
+def suggest_ids(bank: Bank, qid: str, limit: int = 3) -> list[str]:
+    """Ids that look like `qid`, best first, at most one per question.
+
+    Bank.closest_ids ranks aliases (5.1 -> 4.6) like real ids and breaks ties by reverse string
+    order, so `grade 1` suggested "5.1, 4.1, 3.1". Here equally close ids list main ids first, then
+    those sharing a longer prefix with what was typed (1.41 -> 1.4 before 1.1), then bank order; an id
+    is skipped when its question is already suggested under another id.
+    """
+    wanted = qid.strip()
+    main = [(q.id, q.id) for q in bank.main_questions()]
+    aliases = list(bank.id_aliases.items())
+    scored: list[tuple[float, bool, int, int, str, str]] = []
+    for is_alias, pairs in ((False, main), (True, aliases)):
+        for position, (candidate, target) in enumerate(pairs):
+            ratio = difflib.SequenceMatcher(None, candidate, wanted).ratio()
+            if ratio >= _CUTOFF:
+                prefix = _common_prefix(candidate, wanted)
+                scored.append((-ratio, is_alias, -prefix, position, candidate, target))
+    picked: list[str] = []
+    targets: set[str] = set()
+    for *_, candidate, target in sorted(scored):
+        if target not in targets and len(picked) < limit:
+            picked.append(candidate)
+            targets.add(target)
+    return picked
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters two ids share: a tie-break, since 1.41 is more likely 1.4 than 1.1."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _unknown(bank: Bank, qid: str) -> dict[str, object]:
+    """The error and suggestions for an unknown id, the same for a single reply and a batch line."""
+    closest = suggest_ids(bank, qid)
     message = f"unknown question id {qid!r}"
     if closest:
         message += "; did you mean " + ", ".join(closest) + "?"
-    return message
+    return {"error": message, "closest": closest}
 
 
 def run_single(bank: Bank, qid: str, reply: str, out: TextIO) -> int:
     """Grade one reply and print its grade as one JSON object; 2 when the id is unknown."""
     question = bank.get(qid)
     if question is None:
-        _emit(out, {"qid": qid, "error": _unknown(bank, qid), "closest": bank.closest_ids(qid)})
+        _emit(out, {"qid": qid, **_unknown(bank, qid)})
         return 2
     _emit(out, grader_for(bank).grade(question, reply).to_json())
     return 0
 
 
-def run_batch(bank: Bank, path: Path, out: TextIO) -> int:
-    """Grade JSON lines {"qid", "reply"}; one output line per non-blank input line, errors in place.
+def _read_stdin(stdin: TextIO) -> str:
+    """Standard input decoded as a file is: from its bytes when it has any, so the locale does not matter."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        data: bytes = buffer.read()
+        return data.decode("utf-8-sig")
+    return stdin.read().removeprefix("\ufeff")
 
-    Returns 1 only when the file cannot be read.
+
+def _read_batch(path: Path, stdin: TextIO) -> str:
+    """The batch text; utf-8-sig because files saved by Windows editors start with a BOM json rejects."""
+    if str(path) == STDIN:
+        return _read_stdin(stdin)
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _lines(text: str) -> list[str]:
+    """The input lines as a JSON-lines reader counts them.
+
+    str.splitlines also breaks at U+2028, U+2029 and U+0085, which JSON allows raw inside strings
+    (json.dumps(ensure_ascii=False) writes them as they are): one record would become two bad
+    lines and every later line number would be off. A final line break ends the last line; it
+    does not start an empty one.
     """
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _grade_line(bank: Bank, grader: Grader, number: int, line: str) -> dict[str, object]:
+    """The output object for one input line: its grade, or {"line", "error"} in its place.
+
+    Every input line, blank ones included, yields exactly one object so that the N-th output line
+    always answers the N-th input line.
+    """
+    if not line.strip():
+        return {"line": number, "error": "empty line"}
     try:
-        text = path.read_text(encoding="utf-8")
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"line": number, "error": f"malformed JSON: {exc.msg}"}
+    except RecursionError:  # "[[[[..." deeper than the parser's stack: still just one bad line
+        return {"line": number, "error": "malformed JSON: nested too deeply"}
+    if not isinstance(item, dict):
+        return {"line": number, "error": "expected a JSON object with 'qid' and 'reply'"}
+    qid, reply = item.get("qid"), item.get("reply")
+    if not isinstance(qid, str) or not isinstance(reply, str):
+        missing = [k for k, v in (("qid", qid), ("reply", reply)) if not isinstance(v, str)]
+        return {"line": number, "error": "missing or non-string field(s): " + ", ".join(missing)}
+    question = bank.get(qid)
+    if question is None:
+        return {"line": number, **_unknown(bank, qid)}
+    return grader.grade(question, reply).to_json()
+
+
+def run_batch(bank: Bank, path: Path, out: TextIO, stdin: TextIO | None = None) -> int:
+    """Grade JSON lines {"qid", "reply"} from `path` ("-" is standard input); one output line per input line.
+
+    Returns 1 only when the input cannot be read; bad lines are reported in place and exit 0.
+    """
+    source = "standard input" if str(path) == STDIN else str(path)
+    try:
+        text = _read_batch(path, sys.stdin if stdin is None else stdin)
     except (OSError, UnicodeDecodeError) as exc:
-        _emit(out, {"error": f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"})
+        _emit(out, {"error": f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}"})
         return 1
     grader = grader_for(bank)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            _emit(out, {"line": number, "error": f"malformed JSON: {exc.msg}"})
-            continue
-        if not isinstance(item, dict):
-            _emit(out, {"line": number, "error": "expected a JSON object with 'qid' and 'reply'"})
-            continue
-        qid, reply = item.get("qid"), item.get("reply")
-        missing = [k for k, v in (("qid", qid), ("reply", reply)) if not isinstance(v, str)]
-        if missing:
-            _emit(out, {"line": number, "error": "missing or non-string field(s): " + ", ".join(missing)})
-            continue
-        assert isinstance(qid, str) and isinstance(reply, str)
-        question = bank.get(qid)
-        if question is None:
-            _emit(out, {"line": number, "error": _unknown(bank, qid)})
-            continue
-        _emit(out, grader.grade(question, reply).to_json())
+    for number, line in enumerate(_lines(text), start=1):
+        _emit(out, _grade_line(bank, grader, number, line))
     return 0
