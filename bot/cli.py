@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bot import loop as event_loop
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import MAX_MINUTES, Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 from bot.storage.db import StorageError
 
@@ -154,7 +154,10 @@ def subcommand(name: str, add_parser: Callable[[Any], None]) -> Callable[[Handle
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
     return value
@@ -166,9 +169,10 @@ def _drill_action_arg(text: str) -> str | int:
     if word in ("stop", "status"):
         return word
     try:
-        return _positive_int(word)
+        int(word)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of questions, stop or status, not {text}") from None
+    return _positive_int(word)
 
 
 def _positive_float(text: str) -> float:
@@ -176,8 +180,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of minutes, not {text}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    if not 0 < value <= MAX_MINUTES:  # also refuses nan and inf, which no deadline can be built from
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_MINUTES:g} minutes, not {text}")
     return value
 
 
@@ -200,7 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, what a shell reports for such a pipeline
 
 
+def _forgiving_streams() -> None:
+    """Never fail on text the terminal's encoding cannot carry: an undecodable byte typed in an answer
+    (a GBK terminal on a UTF-8 locale) becomes U+FFFD instead of a lone surrogate the database refuses,
+    and output to an ASCII-only stream shows '?' for what it cannot print instead of a traceback."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    _forgiving_streams()
     _load_plugins()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -290,6 +305,8 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
         if count is not None and count != action:
             raise UsageError(f"two numbers of questions: {action} and --count {count}; give one")
         count, action = action, None
+    if getattr(args, "resume", False) and getattr(args, "new", False):
+        raise UsageError("--resume continues the unfinished drill and --new ends it; give one")
 
     async def go() -> int:
         nonlocal lang
@@ -304,6 +321,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
                 scope=scope,
                 lang=lang,
                 minutes=args.minutes or settings.drill_minutes,
+                minutes_given=args.minutes is not None,
                 self_grade=getattr(args, "self_grade", False),
                 resume=getattr(args, "resume", False),
                 new=getattr(args, "new", False),
@@ -327,8 +345,9 @@ async def _console_lang(app: Any, user: str, given: str | None) -> str:
     DM, so every message of the engine follows it), else the person's earlier choice, else the setting."""
     row = await app.store.ensure_user("console", user, user, app.clock.now())
     if given:
-        if row.lang != given:
-            await app.store.set_user_lang(row.id, given)
+        drill = await app.store.active_drill(row.id)
+        if row.lang != given or (drill is not None and drill.lang != given):
+            await app.store.set_user_lang(row.id, given)  # a drill in progress follows it too
         return given
     return str(row.lang or app.settings.lang)
 

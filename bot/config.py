@@ -107,6 +107,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_MINUTES = 1440.0  # a day: the longest time limit per question or round, everywhere
 
 
 def _validate(settings: Settings) -> Settings:
@@ -114,8 +115,9 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"setting 'lang' must be zh or en, not {settings.lang!r}")
     if settings.log_format not in ("plain", "json"):
         raise SettingsError(f"setting 'log_format' must be plain or json, not {settings.log_format!r}")
-    if settings.answer_minutes <= 0 or settings.drill_minutes <= 0:
-        raise SettingsError("answer and drill minutes must be positive")
+    for name in ("answer_minutes", "drill_minutes"):
+        if not 0 < getattr(settings, name) <= MAX_MINUTES:  # also refuses nan and inf
+            raise SettingsError(f"setting {name!r} must be more than 0 and at most {MAX_MINUTES:g}")
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     if settings.admin_port is not None and not 1 <= settings.admin_port <= 65535:

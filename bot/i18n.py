@@ -296,6 +296,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "drill.resumed": {"zh": "欢迎回来，继续练习。", "en": "Welcome back; the drill continues."},
     "drill.skipped": {"zh": "已跳过 {qid}。", "en": "Skipped {qid}."},
+    "drill.skipped_follow_up": {
+        "zh": "已跳过这道追问；{qid} 按你已有的回答计分。",
+        "en": "Skipped the follow-up; {qid} is scored on what you already answered.",
+    },
     "drill.covered": {"zh": "答到的要点", "en": "Covered"},
     "drill.missed": {"zh": "遗漏的要点", "en": "Missed"},
     "drill.contradicted": {"zh": "说反了的要点", "en": "Contradicted"},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from bot.config import MAX_MINUTES
+
 
 class BadArguments(ValueError):
     """The words do not fit the command; the router answers with the command's usage."""
@@ -67,8 +69,8 @@ def as_minutes(text: str) -> float:
         value = float(text)
     except ValueError:
         raise BadArguments(f"--minutes takes a number, not {text}") from None
-    if not 0.5 <= value <= 1440:
-        raise BadArguments("--minutes must be between 0.5 and 1440")
+    if not 0.5 <= value <= MAX_MINUTES:
+        raise BadArguments(f"--minutes must be between 0.5 and {MAX_MINUTES:g}")
     return value
 
 

@@ -168,6 +168,10 @@ def test_piped_single_question_is_recorded(tmp_path: Path) -> None:
     texts = [r[0] for r in db_rows(db, "SELECT text FROM answers")]
     assert texts == ["这是我的回答：注意力把每个位置和所有位置联系起来。"]
     assert "得分" in result.stdout
+    # the thin answer drew a follow-up that the ended input cannot answer: it is skipped, and the
+    # one-question drill ends with its report instead of staying open
+    assert "已跳过这道追问" in result.stdout and "练习成绩单" in result.stdout
+    assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
 
 
 def test_late_reply_is_recorded_and_marked_late(tmp_path: Path) -> None:
@@ -329,6 +333,61 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
                                 capture_output=True, timeout=60, check=False)
         assert result.returncode == 2 and expect in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def run_cli(db: Path, *args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          timeout=120, env={**os.environ, "INTERVIEW_BOT_DB": str(db), **env}, check=False)
+
+
+def test_time_limits_that_build_no_deadline_are_refused(tmp_path: Path) -> None:
+    """--minutes inf / nan / 1e300 used to crash after creating a drill that crashed every later run."""
+    db = tmp_path / "bot.sqlite3"
+    for value in ("inf", "nan", "1e300", "0", "-1", "abc"):
+        result = run_cli(db, "drill", "--minutes", value, "--user", "opt")
+        err = result.stderr.decode()
+        assert result.returncode == 2 and "Traceback" not in err and "--minutes" in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not db.exists() or db_rows(db, "SELECT COUNT(*) FROM drills") == [(0,)]
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text("drill_minutes = nan\n", encoding="utf-8")
+    result = run_cli(db, "--config", str(bad_config), "drill", "--user", "opt")
+    assert result.returncode == 2 and "drill_minutes" in result.stderr.decode()
+
+
+def test_option_errors_name_what_is_expected(tmp_path: Path) -> None:
+    """No internal function names in argument errors; contradictory --resume --new is refused."""
+    db = tmp_path / "bot.sqlite3"
+    result = run_cli(db, "drill", "--count", "abc")
+    assert result.returncode == 2 and "must be a positive whole number, not abc" in result.stderr.decode()
+    assert "_positive_int" not in result.stderr.decode()
+    result = run_cli(db, "drill", "--resume", "--new", "--user", "r")
+    assert result.returncode == 2 and "give one" in result.stderr.decode()
+
+
+def test_undecodable_input_and_an_ascii_terminal_do_not_crash(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 in an answer is saved as U+FFFD; output to an ASCII-only stream
+    replaces what it cannot show instead of failing."""
+    db = tmp_path / "bot.sqlite3"
+    result = run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "enc", stdin=b"caf\xe9 attention softmax\n")
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    assert db_rows(db, "SELECT text FROM answers") == [("caf\ufffd attention softmax",)]
+    result = run_cli(db, "drill", "--count", "1", "--user", "dave", stdin="注意力\n".encode(), PYTHONIOENCODING="ascii")
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    result = run_cli(db, "bank", "show", "1.4", PYTHONIOENCODING="ascii")
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+
+
+def test_a_resumed_drill_keeps_its_own_time_limit(tmp_path: Path) -> None:
+    """Resuming without --minutes keeps the drill's limit; with --minutes it becomes the new limit."""
+    db = tmp_path / "bot.sqlite3"
+    run_cli(db, "drill", "--count", "2", "--minutes", "30", "--lang", "en", "--user", "tu")
+    resumed = run_cli(db, "drill", "--user", "tu")
+    assert b"Time limit: 30 min" in resumed.stdout, resumed.stdout.decode()
+    assert b"Time limit: 5 min" not in resumed.stdout
+    resumed = run_cli(db, "drill", "--user", "tu", "--minutes", "12")
+    assert b"Time limit: 12 min" in resumed.stdout
+    assert db_rows(db, "SELECT minutes FROM drills") == [(12.0,)]
 
 
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:

@@ -510,7 +510,9 @@ class DrillService:
             after = await self._after_item(state, item, close, self._user_ref(row))
             if after is None:
                 return []
-            skipped = Notice("drill.skipped", drill.lang, {"qid": item.question_id})
+            # a skipped follow-up leaves its question's own answer standing: say which was skipped
+            key = "drill.skipped_follow_up" if item.parent_item_id is not None else "drill.skipped"
+            skipped = Notice(key, drill.lang, {"qid": item.question_id})
             return [Outgoing(self._home(drill, self._user_ref(row)), skipped), *after]
 
     async def _after_item(
@@ -865,13 +867,18 @@ class DrillService:
         )
 
     async def resume(self, user: UserRef, *, minutes: float | None = None) -> list[Outgoing]:
-        """Re-ask the current item of an unfinished drill with a fresh time limit (terminal --resume)."""
+        """Re-ask the current item of an unfinished drill with a fresh time limit (terminal --resume).
+
+        `minutes` (when given) becomes the drill's time limit from now on; else it keeps its own."""
         row = await self._user(user)
         async with self._lock(row.id):
             self.drop_state(row.id)
             drill = await self._store.active_drill(row.id)
             if drill is None:
                 raise DrillError(Notice("console.no_resume", row.lang or self._default_lang))
+            if minutes is not None and minutes != drill.minutes:
+                await self._store.set_drill_minutes(drill.id, minutes)
+                drill = replace(drill, minutes=minutes)
             current = await self._store.current_item(drill.id)
             if current is None:
                 return await self._ask_next(drill, self._user_ref(row))

@@ -668,6 +668,9 @@ class Store:
 
     # -- drills --------------------------------------------------------------------------------
 
+    async def set_drill_minutes(self, drill_id: int, minutes: float) -> None:
+        await self._write("UPDATE drills SET minutes = ? WHERE id = ?", (minutes, drill_id))
+
     async def active_drill(self, user_id: int) -> DrillRow | None:
         row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND state = 'active'", (user_id,))
         return _drill(row) if row else None

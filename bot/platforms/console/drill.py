@@ -39,6 +39,7 @@ class ConsoleDrillArgs:
     resume: bool = False
     new: bool = False
     review: bool = False
+    minutes_given: bool = False  # --minutes was given: it also applies to a resumed drill
 
 
 PASTE_WINDOW = 0.05  # seconds: lines closer together than this were pasted, not typed
@@ -100,6 +101,7 @@ class ConsoleDrill:
         self.deadline: datetime | None = None
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
         self.exit_code = 1  # when there is nothing to run
+        self.piped = False  # input is a file or a pipe, not a person at a terminal (see run_console_drill)
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
 
     def write(self, text: str) -> None:
@@ -151,7 +153,9 @@ class ConsoleDrill:
             roots = [i for i in items if i.parent_item_id is None]
             done = sum(1 for i in roots if i.state not in ("pending", "asked"))
             self.write(t("console.resuming", lang, drill=active.id, done=done, total=len(roots)))
-            await self.show(await drills.resume(self.user, minutes=self.args.minutes))
+            # a resumed drill keeps its own time limit unless --minutes says otherwise
+            minutes = self.args.minutes if self.args.minutes_given else None
+            await self.show(await drills.resume(self.user, minutes=minutes))
             asked = next((i for i in await self.app.store.drill_items(active.id) if i.state == "asked"), None)
             saved = await self.app.store.item_answers(asked.id) if asked is not None else []
             if saved:  # lines typed before the interrupt are part of this answer: an empty line submits them
@@ -212,8 +216,11 @@ class ConsoleDrill:
             if line is None:  # end of input: submit what was typed, leave the rest resumable
                 if typed:
                     await self._submit()
+                if self.piped:
+                    await self._skip_follow_ups()
                 if not self.finished:
-                    self.write("\n" + t("console.eof", lang) + " " + t("console.interrupted", lang))
+                    gap = "" if lang == "zh" else " "
+                    self.write("\n" + t("console.eof", lang) + gap + t("console.interrupted", lang))
                 return 0
             if awaiting_rating:
                 try:
@@ -241,6 +248,24 @@ class ConsoleDrill:
             except DrillError as exc:
                 await self.show([Outgoing(_caller(), exc.notice)])
         return 0
+
+    async def _skip_follow_ups(self) -> None:
+        """Piped input has ended, so nobody will answer the follow-ups it drew: skip them (a follow-up
+        is optional and its question keeps its score), so that `drill --count 1 < answer.txt` ends with
+        its report. A main question still open stays resumable."""
+        while not self.finished:
+            drill = await self.app.drills.active(self.user)
+            if drill is None:
+                return
+            items = await self.app.store.drill_items(drill.id)
+            current = next((i for i in items if i.state == "asked"), None)
+            if current is None or current.parent_item_id is None:
+                return
+            try:
+                await self.show(await self.app.drills.skip(self.user))
+            except DrillError as exc:
+                await self.show([Outgoing(_caller(), exc.notice)])
+                return
 
     async def _awaiting_rating(self, drill_id: int) -> bool:
         items = await self.app.store.drill_items(drill_id)
@@ -285,4 +310,6 @@ async def run_console_drill(
     app.delivery.register(PLATFORM, ConsoleMessenger(out))
     await app.start()
     reader = LineReader(stdin)
-    return await ConsoleDrill(app, args, reader, out, paste_window).run()
+    drill = ConsoleDrill(app, args, reader, out, paste_window)
+    drill.piped = not stdin.isatty()
+    return await drill.run()
