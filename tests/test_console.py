@@ -390,6 +390,20 @@ def test_a_resumed_drill_keeps_its_own_time_limit(tmp_path: Path) -> None:
     assert db_rows(db, "SELECT minutes FROM drills") == [(12.0,)]
 
 
+def test_self_graded_drill_left_at_the_rating_resumes_there(tmp_path: Path) -> None:
+    """Input ending at the rating prompt: the next run asks for that rating again (with the reference
+    answer), then asks the second question, instead of closing it unanswered."""
+    db = tmp_path / "bot.sqlite3"
+    run_cli(db, "drill", "--self-grade", "--count", "2", "--lang", "en", "--user", "sam", stdin=b"my answer\n\n")
+    resumed = run_cli(db, "drill", "--user", "sam", stdin=b"good\nsecond answer\n\nhard\n")
+    out = resumed.stdout.decode()
+    assert resumed.returncode == 0 and "Traceback" not in resumed.stderr.decode(), resumed.stderr
+    assert out.index("Reference answer") < out.index("Question 2 of 2"), out
+    rows = db_rows(db, "SELECT state, self_rating FROM drill_items ORDER BY position")
+    assert rows == [("answered", "good"), ("answered", "hard")]
+    assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
+
+
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     """A database path that cannot be created is a one-line error, not a traceback."""
     blocker = tmp_path / "file"

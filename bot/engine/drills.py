@@ -485,7 +485,7 @@ class DrillService:
             if drill is None:
                 raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             items = await self._store.drill_items(drill.id)
-            waiting = [i for i in items if i.state == "answered" and i.self_rating is None]
+            waiting = [i for i in items if _awaits_rating(i)]
             if not waiting:
                 return []
             item = waiting[-1]
@@ -881,6 +881,14 @@ class DrillService:
                 drill = replace(drill, minutes=minutes)
             current = await self._store.current_item(drill.id)
             if current is None:
+                items = await self._store.drill_items(drill.id) if drill.grading == "self" else []
+                waiting = [i for i in items if _awaits_rating(i)]
+                if waiting:  # a self-graded answer left before its rating: show its reference again, ask for it
+                    item = waiting[-1]
+                    feedback = DrillFeedback(
+                        drill.id, item.id, self._question_for(item), None, item.late, drill.lang, needs_rating=True
+                    )
+                    return [Outgoing(self._home(drill, self._user_ref(row)), feedback)]
                 return await self._ask_next(drill, self._user_ref(row))
             return await self._ask(drill, current, self._user_ref(row), minutes=minutes, rearm=True)
 
@@ -890,6 +898,11 @@ def _no_content(item: DrillItemRow) -> bool:
     """An answer the grader found empty or too short to say anything ("不知道", "no idea")."""
     flags = (item.grade or {}).get("flags") or ()
     return "empty" in flags or "too_short" in flags
+
+def _awaits_rating(item: DrillItemRow) -> bool:
+    """An answer of a self-graded drill that has no rating yet (the drill waits for it)."""
+    return item.state == "answered" and item.self_rating is None and item.score is None
+
 
 def _as_closed(item: DrillItemRow, close: ItemClose) -> DrillItemRow:
     """The item exactly as `close` leaves its row (so that the state kept in memory matches the rows).
