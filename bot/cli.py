@@ -99,11 +99,13 @@ def build_parser() -> OneLineParser:
     blist = bank_sub.add_parser("list", help="list questions")
     blist.add_argument("--section", help="only this section (1-4)")
     blist.add_argument("--tag", help="only questions with this tag")
-    blist.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the question texts")
+    blist.add_argument("--lang", choices=["zh", "en"], default=None,
+                       help="language of the question texts (default: the lang setting or INTERVIEW_BOT_LANG, else zh)")
     blist.add_argument("--json", action="store_true", help="one JSON array with every field")
     bshow = bank_sub.add_parser("show", help="show one question")
-    bshow.add_argument("qid")
-    bshow.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    bshow.add_argument("qid", help="question id, e.g. 1.4 (an alias such as 5.1 shows the question it stands for)")
+    bshow.add_argument("--lang", choices=["zh", "en", "both"], default="both",
+                       help="language of the texts (default: both, labelled in the lang setting's language)")
     bval = bank_sub.add_parser("validate", help="check bank files and report every problem")
     bval.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the built-in bank)")
 
@@ -112,7 +114,7 @@ def build_parser() -> OneLineParser:
     db_sub.add_parser("migrate", help="apply pending migrations")
     db_sub.add_parser("check", help="integrity check and schema version")
     backup = db_sub.add_parser("backup", help="online backup, safe while the bot runs")
-    backup.add_argument("path", type=Path)
+    backup.add_argument("path", type=Path, help="new file to write the copy to (an existing file is never replaced)")
 
     for extra in _EXTRA_PARSERS:
         extra(sub)
@@ -416,9 +418,23 @@ def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bank(args: argparse.Namespace, settings: Settings) -> int:
+    """`bank list|show|validate`.  `list` checks --section and --tag with drill's own code, so a tag is
+    matched and refused exactly as `drill --tag` does; `list` defaults to the lang setting as drill does (there
+    is no person here, so no remembered choice), and `show` to both languages, labelled in that one."""
     from question_bank import cli as bank_cli
 
-    return bank_cli.run(args, settings, sys.stdout)
+    if args.bank_command == "validate":
+        return bank_cli.validate(args.paths, settings.bank_paths, sys.stdout)
+    bank = _load_bank(settings)
+    lang = args.lang or settings.lang
+    if args.bank_command == "show":
+        return bank_cli.show(bank, args.qid, lang, settings.lang, sys.stdout)
+    try:
+        scope = _scope(bank, args.section, args.tag)
+    except UsageError as exc:
+        print(f"interview-bot bank list: error: {exc}", file=sys.stderr)  # named as argparse names a subcommand
+        return EXIT_USAGE
+    return bank_cli.list_questions(bank, scope.section, scope.tag, lang, args.json, sys.stdout)
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:

@@ -390,6 +390,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please type again, hard, good or easy.",
     },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
+    # `interview-bot bank show`: the labels around a question's own texts
+    "bank.header": {
+        "zh": "{qid} · {section} · 难度 {difficulty} · {tags}",
+        "en": "{qid} · {section} · difficulty {difficulty} · {tags}",
+    },
+    "bank.aliases": {"zh": "同题编号：{ids}", "en": "also: {ids}"},
+    "bank.hint": {"zh": "提示：{hint}", "en": "Hint: {hint}"},
+    "bank.reference": {"zh": "参考答案：", "en": "Reference answer:"},
+    "bank.key_points": {"zh": "要点：", "en": "Key points:"},
+    "bank.follow_ups": {"zh": "追问：", "en": "follow-ups:"},
+    "bank.related": {"zh": "相关题目：{ids}", "en": "related: {ids}"},
 }
 
 
@@ -419,9 +430,35 @@ TAG_NAMES_ZH: dict[str, str] = {
 }
 
 
+# English readers see names too: a tag id is written for `--tag` (`ffn`, `positional-encoding`), not for
+# reading in a report.  tests/test_bank_cli_edges.py checks that every tag of the bank has both names.
+TAG_NAMES_EN: dict[str, str] = {
+    "architecture": "architecture",
+    "attention": "attention",
+    "bert": "BERT",
+    "decoding": "decoding",
+    "efficiency": "efficiency",
+    "embeddings": "embeddings",
+    "ffn": "feed-forward network",
+    "generalization": "generalization",
+    "gpt": "GPT",
+    "loss": "loss function",
+    "masking": "masking",
+    "multilingual": "multilingual models",
+    "normalization": "normalization",
+    "optimization": "optimization",
+    "positional-encoding": "positional encoding",
+    "regularization": "regularization",
+    "representation": "representation",
+    "tokenization": "tokenization",
+    "training": "training",
+    "transfer": "transfer learning",
+}
+
+
 def tag_name(tag: str, lang: str) -> str:
-    """A topic tag as a reader of `lang` sees it."""
-    return TAG_NAMES_ZH.get(tag, tag) if lang == "zh" else tag
+    """A topic tag as a reader of `lang` sees it; a tag with no name (a team bank's own) shows as it is."""
+    return (TAG_NAMES_ZH if lang == "zh" else TAG_NAMES_EN).get(tag, tag)
 
 
 def t(key: str, lang: str, **params: Any) -> str:

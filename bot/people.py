@@ -58,15 +58,18 @@ async def forget_person(settings: Settings, platform: str, user_id: str) -> dict
 
 def _export_parser(sub: Any) -> None:
     p = sub.add_parser("export", help="write one person's replies, scores and reviews")
-    p.add_argument("--platform", required=True, choices=["discord", "slack", "console"])
+    p.add_argument("--platform", required=True, choices=["discord", "slack", "console"],
+                   help="where the person uses the bot")
     p.add_argument("--user", required=True, help="the platform's user id (console: the name)")
-    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.add_argument("--format", choices=["json", "csv"], default="json",
+                   help="json: every record with all its fields (default); csv: one row per record, fewer fields")
 
 
 def _forget_parser(sub: Any) -> None:
     p = sub.add_parser("forget", help="delete one person's data (asks for confirmation)")
-    p.add_argument("--platform", required=True, choices=["discord", "slack", "console"])
-    p.add_argument("--user", required=True)
+    p.add_argument("--platform", required=True, choices=["discord", "slack", "console"],
+                   help="where the person uses the bot")
+    p.add_argument("--user", required=True, help="the platform's user id (console: the name)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
+from bot.i18n import t, tag_name
 from question_bank.loader import DATA_DIR, load_bank
 from question_bank.schema import Bank, KeyPoint, Question
 
@@ -43,92 +46,107 @@ def _kp(kp: KeyPoint) -> dict[str, Any]:
     }
 
 
-def _select(bank: Bank, section: str | None, tag: str | None) -> list[Question]:
-    out = []
-    for q in bank.main_questions():
-        if section and str(q.section.number) != str(section).strip():
-            continue
-        if tag and tag not in q.tags:
-            continue
-        out.append(q)
-    return out
+def _select(bank: Bank, section: int | None, tag: str | None) -> list[Question]:
+    """Seed questions in a scope already checked by `bot.engine.selection.parse_scope` (the tag lower-cased)."""
+    return [
+        q
+        for q in bank.main_questions()
+        if (section is None or q.section.number == section) and (tag is None or tag in q.tags)
+    ]
 
 
-def show_text(question: Question, lang: str, bank: Bank) -> str:
-    """A readable page for one question in zh, en or both."""
+LANG_NAMES = {"zh": "中文", "en": "English"}  # each language named in itself: the heading of its part of a page
+
+
+def _join(items: Iterable[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def show_text(question: Question, lang: str, bank: Bank, both_labels: str = "zh") -> str:
+    """A readable page for one question in zh, en or both.
+
+    Every label is in the chosen language (a page in both languages labels its shared lines in `both_labels`),
+    so a Chinese page never says `difficulty` or `follow-ups`, and topics show by name (`前馈网络`), as in reports.
+    """
     langs = ("zh", "en") if lang == "both" else (lang,)
-    section = " / ".join(getattr(question.section.title, code) for code in langs)
-    lines = [f"{question.id} · {section} · difficulty {question.difficulty} · {', '.join(question.tags)}"]
+    ui = both_labels if lang == "both" else lang
+    lines = [
+        t(
+            "bank.header",
+            ui,
+            qid=question.id,
+            section=" / ".join(getattr(question.section.title, code) for code in langs),
+            difficulty=question.difficulty,
+            tags=_join((tag_name(tag, ui) for tag in question.tags), ui),
+        )
+    ]
     if question.aliases:
-        lines.append(f"also: {', '.join(question.aliases)}")
+        lines.append(t("bank.aliases", ui, ids=_join(question.aliases, ui)))
     for code in langs:
-        label = {"zh": "中文", "en": "English"}[code]
         lines += [
             "",
-            f"== {label} ==",
+            f"== {LANG_NAMES[code]} ==",
             getattr(question.text, code),
             "",
-            ("提示：" if code == "zh" else "Hint: ") + getattr(question.hint, code),
+            t("bank.hint", code, hint=getattr(question.hint, code)),
             "",
-            "参考答案：" if code == "zh" else "Reference answer:",
+            t("bank.reference", code),
             getattr(question.answer, code),
             "",
-            "要点：" if code == "zh" else "Key points:",
+            t("bank.key_points", code),
         ]
         for kp in question.key_points:
             lines.append(f"  [{kp.id} ×{kp.weight:g}] {getattr(kp.text, code)}")
     if question.follow_ups:
-        lines += ["", "follow-ups:"]
+        lines += ["", t("bank.follow_ups", ui)]
         for fid in question.follow_ups:
             follow = bank.get(fid)
-            lines.append(f"  {fid}: {follow.text.get(langs[0]) if follow else '?'}")
+            lines.append(f"  {fid}: {follow.text.get(ui) if follow else '?'}")
     if question.related:
-        lines.append(f"related: {', '.join(question.related)}")
+        lines.append(t("bank.related", ui, ids=_join(question.related, ui)))
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
-    import sys
-
-    from bot.app import load_bank_for
-
-    if args.bank_command == "validate":
-        paths = list(args.paths) or [DATA_DIR, *settings.bank_paths]
-        _bank, problems = load_bank(paths)
-        for problem in problems:
-            out.write(f"{problem}\n")
-        count = len(problems)
-        sys.stderr.write(
-            f"{count} problem(s) in {', '.join(str(p) for p in paths)}\n"
-            if count
-            else f"ok: {len(_bank.questions)} entries, {len(_bank.id_aliases)} aliases\n"
-        )
-        return 1 if problems else 0
-    bank = load_bank_for(settings)
-    if args.bank_command == "list":
-        if args.section and not any(str(q.section.number) == str(args.section) for q in bank.main_questions()):
-            valid = ", ".join(sorted({str(q.section.number) for q in bank.main_questions()}))
-            sys.stderr.write(
-                f"interview-bot bank list: error: unknown section {args.section}; valid choices: {valid}\n"
-            )
-            return 2
-        selected = _select(bank, args.section, args.tag)
-        if args.json:
-            out.write(json.dumps([question_json(q) for q in selected], ensure_ascii=False, indent=1) + "\n")
-        else:
-            for q in selected:
-                out.write(f"{q.id:<6} [{q.difficulty}] {q.text.get(args.lang)}  ({', '.join(q.tags)})\n")
-        return 0
-    if args.bank_command == "show":
-        question = bank.get(args.qid)
-        if question is None:
-            close = bank.closest_ids(args.qid)
-            hint = f"; closest: {', '.join(close)}" if close else ""
-            sys.stderr.write(f"interview-bot bank show: error: unknown question id {args.qid}{hint}\n")
-            return 2
-        out.write(show_text(question, args.lang, bank) + "\n")
-        return 0
-    return 2
+def validate(paths: Sequence[Path], bank_paths: Sequence[Path], out: TextIO) -> int:
+    """`bank validate [PATH...]`: every problem on stdout, a one-line summary on stderr; exit 1 when there is any.
+    Without paths it checks what the bot serves: the built-in bank and the configured `bank_paths`."""
+    paths = list(paths) or [DATA_DIR, *bank_paths]
+    bank, problems = load_bank(paths)
+    for problem in problems:
+        out.write(f"{problem}\n")
+    count = len(problems)
+    sys.stderr.write(
+        f"{count} problem(s) in {', '.join(str(p) for p in paths)}\n"
+        if count
+        else f"ok: {len(bank.questions)} entries, {len(bank.id_aliases)} aliases\n"
+    )
+    return 1 if problems else 0
 
 
-__all__ = ["question_json", "run", "show_text"]
+def list_questions(
+    bank: Bank, section: int | None, tag: str | None, lang: str, as_json: bool, out: TextIO
+) -> int:
+    """`bank list`, over a scope the caller has checked the way `drill` checks it."""
+    selected = _select(bank, section, tag)
+    if as_json:
+        out.write(json.dumps([question_json(q) for q in selected], ensure_ascii=False, indent=1) + "\n")
+    else:
+        for q in selected:
+            # tags stay ids here: they are what `--tag` takes
+            out.write(f"{q.id:<6} [{q.difficulty}] {q.text.get(lang)}  ({', '.join(q.tags)})\n")
+    return 0
+
+
+def show(bank: Bank, qid: str, lang: str, both_labels: str, out: TextIO) -> int:
+    """`bank show QID`; an unknown id is one line naming the closest ids, exit 2.  `both_labels`: see show_text."""
+    question = bank.get(qid)
+    if question is None:
+        close = bank.closest_ids(qid)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        sys.stderr.write(f"interview-bot bank show: error: unknown question id {qid}{hint}\n")
+        return 2
+    out.write(show_text(question, lang, bank, both_labels) + "\n")
+    return 0
+
+
+__all__ = ["list_questions", "question_json", "show", "show_text", "validate"]
