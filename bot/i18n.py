@@ -390,6 +390,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please type again, hard, good or easy.",
     },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
+    "console.moved_elsewhere": {
+        "zh": "这个练习已在另一个终端里继续（或已结束），刚才输入的内容没有保存。"
+        "请回到那个终端，或在这里运行 interview-bot drill --resume。",
+        "en": "This drill was continued (or ended) in another terminal, so what you just typed was not saved. "
+        "Go back to that terminal, or run interview-bot drill --resume here.",
+    },
     # `interview-bot bank show`: the labels around a question's own texts
     "bank.header": {
         "zh": "{qid} · {section} · 难度 {difficulty} · {tags}",

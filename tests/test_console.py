@@ -404,6 +404,24 @@ def test_self_graded_drill_left_at_the_rating_resumes_there(tmp_path: Path) -> N
     assert db_rows(db, "SELECT state FROM drills") == [("finished",)]
 
 
+def test_a_drill_continued_in_another_terminal_takes_no_answer_here(tmp_path: Path) -> None:
+    """Two terminals on one drill: once the second moves it on, a line typed in the first is not
+    stored as the answer to a question the first never showed; it says so and stops."""
+    db = tmp_path / "bot.sqlite3"
+    first = Terminal("drill", "--count", "2", "--lang", "en", "--user", "twin", db=db)
+    try:
+        first.expect(ASKED)
+        second = run_cli(db, "drill", "--user", "twin", stdin=b"skip\n")
+        assert b"Question 2 of 2" in second.stdout, second.stdout.decode()
+        first.send("an answer to the first question\n")
+        first.expect("continued \\(or ended\\) in another terminal")
+        assert first.finish() == 1
+    finally:
+        first.kill()
+    assert db_rows(db, "SELECT text FROM answers") == []
+    assert [r[0] for r in db_rows(db, "SELECT state FROM drill_items ORDER BY position")] == ["skipped", "asked"]
+
+
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     """A database path that cannot be created is a one-line error, not a traceback."""
     blocker = tmp_path / "file"

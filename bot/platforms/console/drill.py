@@ -102,6 +102,7 @@ class ConsoleDrill:
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
         self.exit_code = 1  # when there is nothing to run
         self.piped = False  # input is a file or a pipe, not a person at a terminal (see run_console_drill)
+        self.shown_item: int | None = None  # the drill item this terminal last asked
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
 
     def write(self, text: str) -> None:
@@ -113,6 +114,7 @@ class ConsoleDrill:
             event = item.event
             if isinstance(event, DrillQuestion):
                 self.deadline = event.deadline
+                self.shown_item = event.item_id
             self.write("\n" + render_text(render(event)))
             if isinstance(event, DrillReport):
                 self.finished = True
@@ -231,9 +233,13 @@ class ConsoleDrill:
             stripped = line.strip()
             if not stripped:
                 if typed and not (self.paste_window and await self.reader.more_within(self.paste_window)):
+                    if await self._moved_elsewhere():
+                        return 1
                     await self._submit()
                     typed = False
                 continue
+            if await self._moved_elsewhere():
+                return 1
             if stripped.lower() in DONE_WORDS:  # what the question's prompt says to send, as in a DM
                 await self._submit()
                 typed = False
@@ -248,6 +254,22 @@ class ConsoleDrill:
             except DrillError as exc:
                 await self.show([Outgoing(_caller(), exc.notice)])
         return 0
+
+    async def _moved_elsewhere(self) -> bool:
+        """Whether the drill moved on without this terminal (the same person continued it in another one).
+
+        A line typed here would otherwise be stored, and graded, as the answer to a question this terminal
+        never showed; say so and stop instead (nothing typed here since is stored).
+        """
+        if self.shown_item is None:
+            return False
+        row = await self.app.store.find_user(PLATFORM, self.args.user)
+        found = await self.app.store.active_drill_with_item(row.id) if row is not None else None
+        item = found[1] if found is not None else None
+        if item is not None and item.id == self.shown_item:
+            return False
+        self.write("\n" + t("console.moved_elsewhere", self.args.lang))
+        return True
 
     async def _skip_follow_ups(self) -> None:
         """Piped input has ended, so nobody will answer the follow-ups it drew: skip them (a follow-up
