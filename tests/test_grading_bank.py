@@ -277,3 +277,15 @@ def test_claims_an_interviewer_would_correct_earn_nothing(
 
     assert status(right) == "covered"
     assert status(imprecise) == "missed"
+
+
+def test_the_decoding_input_formula_in_words_covers_its_point(bank: Bank, grader: Grader) -> None:
+    """4.5: '×√d_model, plus the positional encoding' in words states the step's input formula (QA B9)."""
+    question = bank.get("4.5")
+    assert question is not None
+    for reply in (
+        "解码器在推理时把已生成的 token 做词嵌入，乘以根号 d_model，加上位置编码。",
+        "At each step the new token is embedded, multiplied by sqrt(d_model), and the positional encoding is added.",
+    ):
+        grade = grader.grade(question, reply)
+        assert "new-token-position" in grade.covered, grade
