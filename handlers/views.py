@@ -138,16 +138,15 @@ def drill_report(report: DrillReport) -> Reply:
             state = " · " + t(f"state.{line.state}", lang)
         elif line.late:
             state = " · " + t("state.late", lang)
-        score: str
-        if line.score is not None:
-            score = str(line.score)
-        elif line.self_rating:
-            score = line.self_rating
-        else:
-            score = "—"
         probes = t("report.probes", lang, count=line.probes) if line.probes else ""
         time = format_duration(line.seconds, lang) if line.seconds is not None else "—"
-        lines.append(t("report.line", lang, qid=line.qid, score=score, time=time, probes=probes, state=state))
+        if line.self_rating and line.score is None:
+            rating = t(f"rating.{line.self_rating}", lang)
+            fields = {"qid": line.qid, "time": time, "probes": probes, "state": state}
+            lines.append(t("report.line_rated", lang, rating=rating, **fields))
+        else:
+            score = str(line.score) if line.score is not None else "—"
+            lines.append(t("report.line", lang, qid=line.qid, score=score, time=time, probes=probes, state=state))
         if line.missed:
             lines.append(f"   {t('drill.missed', lang)}:")
             lines.extend(f"   · {name}" for name in _kp_names(line.question, line.missed, lang))

@@ -396,7 +396,21 @@ async def test_self_graded_drill_rates_and_moves_on(app: App) -> None:
     assert report.kind == "report"
     # no score was given, so the report has none to average: the rating stands on the question's line
     assert "自评练习，没有自动评分（1/1 题作答）" in report.plain_text() and "0/100" not in report.plain_text()
-    assert "hard" in report.plain_text()
+    assert "自评：勉强" in report.plain_text() and "hard 分" not in report.plain_text()
+
+
+async def test_self_graded_drill_with_a_skip_has_no_score_to_average(app: App) -> None:
+    """One question rated (in Chinese words), one skipped: no 'Overall 0/100' from the skip alone, and no
+    topics scored from it; the rating is named in the reader's language."""
+    options = DrillOptions(count=2, grading="self", lang="en")
+    await app.delivery.send(await app.drills.start(user("bob"), room("D-bob", dm=True), options))
+    await app.drills.message(user("bob"), "my answer")
+    await app.delivery.send(await app.drills.submit(user("bob")))
+    await app.delivery.send(await app.drills.rate(user("bob"), "不错"))  # the Chinese prompt's word for good
+    await app.delivery.send(await app.drills.skip(user("bob")))
+    text = messenger(app).sent[-1].reply.plain_text()
+    assert "Self-rated drill, no automatic score (1 of 2 answered)" in text, text
+    assert "rated good" in text and "By topic" not in text and "0/100" not in text
 
 
 def test_strongest_and_weakest_only_when_topics_differ() -> None:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.engine.events import CALLER, Notice, NoticeError, Notify, Outgoing, Target, channel, dm
-from bot.engine.reviews import RATING_NAMES, ReviewScheduler, rating_for_score
+from bot.engine.reviews import RATING_NAMES, RATING_WORDS_ZH, ReviewScheduler, rating_for_score
 from bot.engine.selection import Scope, questions_in, shuffled
 from bot.engine.timers import TimerService
 from bot.grading import Grade
@@ -477,6 +477,7 @@ class DrillService:
         """A self-rating (again/hard/good/easy) for the last answered item of a self-graded drill."""
         row = await self._user(user)
         rating = rating.strip().lower()
+        rating = RATING_WORDS_ZH.get(rating, rating)
         if rating not in RATING_NAMES:
             raise DrillError(Notice("console.rate_invalid", row.lang or self._default_lang))
         async with self._lock(row.id):
@@ -837,10 +838,11 @@ class DrillService:
                     root.self_rating,
                 )
             )
-            if final is not None:
+            if final is not None and drill.grading == "auto":
                 for tag in question.tags:
                     tag_scores.setdefault(tag, []).append(final)
-        scored = [line.score for line in lines if line.score is not None]
+        # a self-rated drill has ratings, not scores: the 0 of a skipped question is no average of anything
+        scored = [line.score for line in lines if line.score is not None and drill.grading == "auto"]
         overall = round(sum(scored) / len(scored)) if scored else None
         by_tag = tuple(
             sorted(((t, round(sum(v) / len(v))) for t, v in tag_scores.items()), key=lambda x: (-x[1], x[0]))

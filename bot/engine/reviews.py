@@ -17,6 +17,11 @@ from fsrs import Card, Rating, Scheduler
 from bot.storage.store import CardSave, Store
 
 RATING_NAMES = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
+# the words of the Chinese rating prompt ("again（没答上）/ hard（勉强）/ ..."), and their plain synonyms
+RATING_WORDS_ZH = {
+    "没答上": "again", "重来": "again", "勉强": "hard", "困难": "hard",
+    "不错": "good", "答得不错": "good", "良好": "good", "轻松": "easy", "很轻松": "easy", "简单": "easy",
+}
 
 
 def rating_for_score(score: int | None) -> Rating:

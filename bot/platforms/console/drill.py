@@ -131,7 +131,7 @@ class ConsoleDrill:
             elif line.score is not None:
                 result = f"{line.score}/100" + (f" ({t('state.late', lang)})" if line.late else "")
             else:
-                result = line.self_rating or "—"
+                result = t(f"rating.{line.self_rating}", lang) if line.self_rating else "—"
             rows.append((line.qid, time, result))
         widths = [max(_width(r[i]) for r in rows) for i in range(3)]
         out = [t("console.summary", lang)]
