@@ -422,6 +422,18 @@ def test_a_drill_continued_in_another_terminal_takes_no_answer_here(tmp_path: Pa
     assert [r[0] for r in db_rows(db, "SELECT state FROM drill_items ORDER BY position")] == ["skipped", "asked"]
 
 
+def test_a_long_pasted_line_is_kept_and_graded_on_its_start(tmp_path: Path) -> None:
+    """One 5,000-character line (a pasted paragraph) is stored whole and graded on its first 4,000
+    characters with the too_long flag, as the same text on several lines is; it used to be refused and lost."""
+    db = tmp_path / "bot.sqlite3"
+    paragraph = "attention " * 500
+    result = run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "ll", stdin=(paragraph + "\n\n").encode())
+    assert result.returncode == 0, result.stderr
+    assert "".join(r[0] for r in db_rows(db, "SELECT text FROM answers ORDER BY id")) == paragraph
+    grades = [r[0] for r in db_rows(db, "SELECT grade_json FROM drill_items WHERE grade_json IS NOT NULL")]
+    assert grades and "too_long" in grades[0]
+
+
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     """A database path that cannot be created is a one-line error, not a traceback."""
     blocker = tmp_path / "file"

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.app import App
-from bot.engine.drills import DONE_WORDS, DrillError, DrillOptions, DrillQuestion, DrillReport
+from bot.engine.drills import DONE_WORDS, MAX_REPLY_CHARS, DrillError, DrillOptions, DrillQuestion, DrillReport
 from bot.engine.events import CALLER, Outgoing, Target
 from bot.engine.selection import Scope
 from bot.i18n import format_duration, t
@@ -248,8 +248,11 @@ class ConsoleDrill:
                 await self.show(await self.app.drills.skip(self.user))
                 continue
             try:
-                # a message can bring a paused drill back: show what the engine says then
-                await self.show(await self.app.drills.message(self.user, line))
+                # a message can bring a paused drill back: show what the engine says then.  A line longer than
+                # one chat message (a long paragraph pasted into a terminal) is kept whole as several parts,
+                # as if typed on several lines, instead of being refused and lost
+                for part in _message_parts(line):
+                    await self.show(await self.app.drills.message(self.user, part))
                 typed = True
             except DrillError as exc:
                 await self.show([Outgoing(_caller(), exc.notice)])
@@ -298,6 +301,14 @@ class ConsoleDrill:
             await self.show(await self.app.drills.submit(self.user))
         except DrillError as exc:
             await self.show([Outgoing(_caller(), exc.notice)])
+
+
+def _message_parts(line: str) -> list[str]:
+    """A typed line as the drill's messages: itself, or a too-long line cut into message-sized parts."""
+    if len(line) <= MAX_REPLY_CHARS:
+        return [line]
+    parts = (line[start : start + MAX_REPLY_CHARS] for start in range(0, len(line), MAX_REPLY_CHARS))
+    return [part for part in parts if part.strip()]
 
 
 def _caller() -> Target:
