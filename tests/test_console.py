@@ -434,6 +434,18 @@ def test_a_long_pasted_line_is_kept_and_graded_on_its_start(tmp_path: Path) -> N
     assert grades and "too_long" in grades[0]
 
 
+def test_resuming_after_the_deadline_asks_afresh_without_a_stale_time_up(tmp_path: Path) -> None:
+    """The deadline passed while the terminal was closed: resuming asks the question again with a new
+    limit, and does not first say "time is up" for it."""
+    db = tmp_path / "bot.sqlite3"
+    run_cli(db, "drill", "--count", "1", "--minutes", "0.01", "--lang", "en", "--user", "tu")
+    time.sleep(1.0)  # past the 0.6 s limit
+    resumed = run_cli(db, "drill", "--user", "tu", "--minutes", "5", stdin=b"skip\n")
+    out = resumed.stdout.decode()
+    assert "Resuming your unfinished drill" in out and "Question 1 of 1" in out, out
+    assert "Time is up" not in out
+
+
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     """A database path that cannot be created is a one-line error, not a traceback."""
     blocker = tmp_path / "file"

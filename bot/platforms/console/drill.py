@@ -202,6 +202,9 @@ class ConsoleDrill:
     async def run(self) -> int:
         if not await self.begin():
             return self.exit_code
+        # timers start after `begin`: a resumed question's deadline that passed while the terminal was closed
+        # has been replaced by then, so it does not report "time is up" for a question asked afresh
+        await self.app.start()
         lang = self.args.lang
         typed = self.saved_lines > 0
         while not self.finished:
@@ -341,7 +344,6 @@ async def run_console_drill(
     if paste_window is None:
         paste_window = PASTE_WINDOW if stdin.isatty() else 0.0
     app.delivery.register(PLATFORM, ConsoleMessenger(out))
-    await app.start()
     reader = LineReader(stdin)
     drill = ConsoleDrill(app, args, reader, out, paste_window)
     drill.piped = not stdin.isatty()
