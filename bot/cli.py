@@ -345,13 +345,15 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
 async def _console_lang(app: Any, user: str, given: str | None) -> str:
     """The terminal's language: `--lang` when given (and remembered as the person's choice, as `lang` does in a
     DM, so every message of the engine follows it), else the person's earlier choice, else the setting."""
-    row = await app.store.ensure_user("console", user, user, app.clock.now())
+    row = await app.store.find_user("console", user)  # a command that only reads creates nobody
     if given:
+        if row is None:  # a choice to remember needs the person
+            row = await app.store.ensure_user("console", user, user, app.clock.now())
         drill = await app.store.active_drill(row.id)
         if row.lang != given or (drill is not None and drill.lang != given):
             await app.store.set_user_lang(row.id, given)  # a drill in progress follows it too
         return given
-    return str(row.lang or app.settings.lang)
+    return str((row.lang if row is not None else None) or app.settings.lang)
 
 
 async def _drill_action(app: Any, action: str, user: str, lang: str) -> int:

@@ -11,11 +11,18 @@ from typing import Any, TextIO
 from bot import loop as event_loop
 from bot.cli import UsageError, subcommand
 from bot.config import Settings
-from bot.storage.db import open_database
+from bot.storage.db import StorageError, open_database
 from bot.storage.store import PersonData, Store
 
 
+def _existing_database(settings: Settings) -> None:
+    """Export and forget read what is there: opening a missing database would create (and migrate) one."""
+    if not settings.db_path.exists():
+        raise StorageError(f"no database at {settings.db_path}")
+
+
 async def export_person(settings: Settings, platform: str, user_id: str, fmt: str, out: TextIO) -> int:
+    _existing_database(settings)
     db = await open_database(settings.db_path)
     try:
         store = Store(db)
@@ -45,6 +52,7 @@ async def export_person(settings: Settings, platform: str, user_id: str, fmt: st
 
 
 async def forget_person(settings: Settings, platform: str, user_id: str) -> dict[str, int] | None:
+    _existing_database(settings)
     db = await open_database(settings.db_path)
     try:
         store = Store(db)

@@ -334,10 +334,7 @@ async def test_weak_question_comes_back_sooner(app: App, clock: FakeClock, bank:
 
 async def test_review_offers_the_weakest_of_cards_due_together_first(app: App, clock: FakeClock) -> None:
     """Cards due at the same moment (a person back after a long break): the one answered worst comes first."""
-    router = Router(app)
-    await router.handle(dm("drill status"))  # the person exists
-    person = await app.store.find_user("test", "alice")
-    assert person is not None
+    person = await app.store.ensure_user("test", "alice", "alice", clock.now())
     due = clock.now() - timedelta(days=1)
     async with app.db.transaction() as conn:
         for qid, score in (("1.1", 100), ("2.1", 10), ("3.1", 60)):

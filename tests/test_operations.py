@@ -358,3 +358,20 @@ def test_forget_cli_needs_confirmation_without_a_terminal(tmp_path: Path) -> Non
     """forget without --yes and without a terminal refuses with a clear message."""
     result = cli("forget", "--platform", "slack", "--user", "U1", env={"INTERVIEW_BOT_DB": str(tmp_path / "x.db")})
     assert result.returncode == 2 and "--yes" in result.stderr
+
+
+def test_export_and_forget_read_what_is_there(tmp_path: Path) -> None:
+    """On a missing database, export and forget say so and create nothing; a command that only reads
+    (report) creates no person, so export afterwards still has no data for them."""
+    missing = tmp_path / "none.sqlite3"
+    env = {"INTERVIEW_BOT_DB": str(missing)}
+    for args in (("export", "--platform", "console", "--user", "zzz"), ("forget", "--platform", "console",
+                                                                        "--user", "zzz", "--yes")):
+        result = cli(*args, env=env)
+        assert result.returncode == 1 and f"no database at {missing}" in result.stderr, result.stderr
+        assert "migration" not in result.stderr and not missing.exists()
+    db = tmp_path / "bot.sqlite3"
+    env = {"INTERVIEW_BOT_DB": str(db)}
+    assert cli("report", "--user", "nobody", env=env).returncode in (0, 1)
+    exported = cli("export", "--platform", "console", "--user", "nobody", env=env)
+    assert exported.returncode == 1 and "no data for console user nobody" in exported.stderr

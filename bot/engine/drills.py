@@ -763,7 +763,9 @@ class DrillService:
                 await self._store.delete_drill(drill.id)
 
     async def status(self, user: UserRef) -> DrillStatus:
-        row = await self._user(user)
+        row = await self._store.find_user(user.platform, user.user_id)  # asking creates nobody
+        if row is None:
+            raise DrillError(Notice("drill.none_active", self._default_lang))
         drill = await self._store.active_drill(row.id)
         if drill is None:
             raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
@@ -781,7 +783,9 @@ class DrillService:
 
     async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
         """A finished drill's report again (the latest by default)."""
-        row = await self._user(user)
+        row = await self._store.find_user(user.platform, user.user_id)  # asking creates nobody
+        if row is None:
+            raise DrillError(Notice("report.none", self._default_lang))
         lang = row.lang or self._default_lang
         if drill_id is None:
             drill = await self._store.latest_drill(row.id, ("finished", "stopped", "expired"))
