@@ -492,3 +492,28 @@ async def test_pasted_paragraphs_stay_one_answer(tmp_path: Path, real_bank: Bank
         assert len(await app.store.item_answers(first.id)) == parts_on_first
     finally:
         await app.close()
+
+
+async def test_no_prompt_between_the_lines_of_a_paste(tmp_path: Path, real_bank: Bank) -> None:
+    """A pasted answer arrives all at once: the terminal does not print '[5:00 left] > ' once per line."""
+    import io
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.engine.selection import Scope
+    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
+    try:
+        args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang="en", minutes=5)
+        lines = [f"line {n} of a pasted answer about attention and softmax." for n in range(12)]
+        out = Tty()
+        stdin = io.StringIO("\n".join(lines) + "\n\n")  # all there at once, as a paste is
+        assert await run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0) == 0
+        assert out.getvalue().count("left] > ") < len(lines) // 2, out.getvalue()
+    finally:
+        await app.close()

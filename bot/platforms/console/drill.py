@@ -69,6 +69,10 @@ class LineReader:
             return self._ahead.pop(0)
         return await self._queue.get()
 
+    def pending(self) -> bool:
+        """Whether a line has already arrived and waits to be read (pasted text arrives all at once)."""
+        return bool(self._ahead) or not self._queue.empty()
+
     async def more_within(self, seconds: float) -> bool:
         """Whether another line arrives within `seconds` (left to be read): text pasted into a terminal
         arrives all at once, a person's next line does not."""
@@ -190,7 +194,7 @@ class ConsoleDrill:
         return True
 
     def prompt(self) -> None:
-        if not self.interactive:
+        if not self.interactive or self.reader.pending():  # no prompt between the lines of a paste
             return
         left = ""
         if self.deadline is not None:
