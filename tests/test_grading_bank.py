@@ -162,6 +162,13 @@ def test_question_from_outside_the_bank_grades_like_its_bank_twin(bank: Bank, gr
         assert (a.score, a.covered, a.missed) == (b.score, b.covered, b.missed)
 
 
+def point_status(bank: Bank, grader: Grader, qid: str, kid: str, reply: str) -> str:
+    """The status of key point `kid` of question `qid` in the grade of `reply`."""
+    question = bank.get(qid)
+    assert question is not None
+    return next(r.status for r in grader.grade(question, reply).key_points if r.key_point_id == kid)
+
+
 @pytest.mark.parametrize(
     ("qid", "kid", "affirmed", "denied"),
     [
@@ -191,14 +198,8 @@ def test_opposite_claims_do_not_share_credit(
     bank: Bank, grader: Grader, qid: str, kid: str, affirmed: str, denied: str
 ) -> None:
     """A key point's aliases credit its claim and not the opposite claim worded alike."""
-    question = bank.get(qid)
-    assert question is not None
-
-    def status(reply: str) -> str:
-        return next(r.status for r in grader.grade(question, reply).key_points if r.key_point_id == kid)
-
-    assert status(affirmed) == "covered"
-    assert status(denied) in ("missed", "contradicted")
+    assert point_status(bank, grader, qid, kid, affirmed) == "covered"
+    assert point_status(bank, grader, qid, kid, denied) in ("missed", "contradicted")
 
 
 def test_wrong_claims_are_reachable_and_no_reference_states_one(bank: Bank, grader: Grader) -> None:
@@ -269,14 +270,8 @@ def test_claims_an_interviewer_would_correct_earn_nothing(
     bank: Bank, grader: Grader, qid: str, kid: str, right: str, imprecise: str
 ) -> None:
     """A content review found aliases crediting statements an interviewer would correct; they are gone."""
-    question = bank.get(qid)
-    assert question is not None
-
-    def status(reply: str) -> str:
-        return next(r.status for r in grader.grade(question, reply).key_points if r.key_point_id == kid)
-
-    assert status(right) == "covered"
-    assert status(imprecise) == "missed"
+    assert point_status(bank, grader, qid, kid, right) == "covered"
+    assert point_status(bank, grader, qid, kid, imprecise) == "missed"
 
 
 def test_the_decoding_input_formula_in_words_covers_its_point(bank: Bank, grader: Grader) -> None:
