@@ -115,11 +115,31 @@ class Bank:
         return sorted((q for q in self if not q.is_probe), key=lambda q: question_sort_key(q.id))
 
     def closest_ids(self, qid: str, limit: int = 3) -> list[str]:
-        """Ids that look like `qid`, for 'did you mean' messages."""
+        """Ids that look like `qid`, best first, at most one per question, for 'did you mean' messages.
+
+        Equally close ids list main ids before aliases (`1` suggests 1.1, not the alias 5.1), then those
+        sharing a longer start with what was typed (1.41 -> 1.4 before 1.1), then bank order; an id is
+        skipped when its question is already suggested under another id.
+        """
         import difflib
 
-        candidates = [q.id for q in self.main_questions()] + list(self.id_aliases)
-        return difflib.get_close_matches(qid.strip(), candidates, n=limit, cutoff=0.3)
+        wanted = qid.strip()
+        pairs = [(q.id, q.id, False) for q in self.main_questions()]
+        pairs += [(alias, target, True) for alias, target in self.id_aliases.items()]
+        scored = []
+        for position, (candidate, target, is_alias) in enumerate(pairs):
+            ratio = difflib.SequenceMatcher(None, candidate, wanted).ratio()
+            if ratio >= 0.3:
+                same = (i for i, (a, b) in enumerate(zip(candidate, wanted, strict=False)) if a != b)
+                prefix = next(same, min(len(candidate), len(wanted)))  # characters the two start with
+                scored.append((-ratio, is_alias, -prefix, position, candidate, target))
+        picked: list[str] = []
+        targets: set[str] = set()
+        for *_, candidate, target in sorted(scored):
+            if target not in targets and len(picked) < limit:
+                picked.append(candidate)
+                targets.add(target)
+        return picked
 
 
 def question_sort_key(qid: str) -> tuple[tuple[int, str], ...]:

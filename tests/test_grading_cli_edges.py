@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from bot.grading.cli import run_batch, run_single, suggest_ids
+from bot.grading.cli import run_batch, run_single
 from question_bank.loader import load_bank_strict
 from question_bank.schema import Bank
 from tests.test_grading import make_bank
@@ -188,13 +188,13 @@ def test_suggestions_prefer_main_ids_over_aliases(aliased_bank: Bank) -> None:
 
 def test_alias_suggested_only_when_its_question_is_not(aliased_bank: Bank) -> None:
     """5.1 (-> 1.4) is left out after 1.4; 5.3 (-> 1.12) stands for its question, which is not listed twice."""
-    assert suggest_ids(aliased_bank, "5.4") == ["1.4", "5.3", "1.1"]
+    assert aliased_bank.closest_ids("5.4") == ["1.4", "5.3", "1.1"]
 
 
 def test_real_bank_suggestions_are_real_ids() -> None:
     """On the shipped bank, `grade 1` and `grade a.b` no longer suggest the 5.x aliases."""
     bank = load_bank_strict()
     for typed in ("1", "a.b"):
-        closest = suggest_ids(bank, typed)
+        closest = bank.closest_ids(typed)
         assert closest and not set(closest) & set(bank.id_aliases), (typed, closest)
-    assert suggest_ids(bank, "1")[0] == "1.1"
+    assert bank.closest_ids("1")[0] == "1.1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -18,7 +17,6 @@ STDIN = "-"
 """The batch path that means standard input, as for most Unix tools."""
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_CUTOFF = 0.3  # the same similarity cutoff as Bank.closest_ids
 
 
 def grader_for(bank: Bank) -> Grader:
@@ -37,44 +35,9 @@ def _emit(out: TextIO, obj: dict[str, object]) -> None:
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def suggest_ids(bank: Bank, qid: str, limit: int = 3) -> list[str]:
-    """Ids that look like `qid`, best first, at most one per question.
-
-    Bank.closest_ids ranks aliases (5.1 -> 4.6) like real ids and breaks ties by reverse string
-    order, so `grade 1` suggested "5.1, 4.1, 3.1". Here equally close ids list main ids first, then
-    those sharing a longer prefix with what was typed (1.41 -> 1.4 before 1.1), then bank order; an id
-    is skipped when its question is already suggested under another id.
-    """
-    wanted = qid.strip()
-    main = [(q.id, q.id) for q in bank.main_questions()]
-    aliases = list(bank.id_aliases.items())
-    scored: list[tuple[float, bool, int, int, str, str]] = []
-    for is_alias, pairs in ((False, main), (True, aliases)):
-        for position, (candidate, target) in enumerate(pairs):
-            ratio = difflib.SequenceMatcher(None, candidate, wanted).ratio()
-            if ratio >= _CUTOFF:
-                prefix = _common_prefix(candidate, wanted)
-                scored.append((-ratio, is_alias, -prefix, position, candidate, target))
-    picked: list[str] = []
-    targets: set[str] = set()
-    for *_, candidate, target in sorted(scored):
-        if target not in targets and len(picked) < limit:
-            picked.append(candidate)
-            targets.add(target)
-    return picked
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """How many leading characters two ids share: a tie-break, since 1.41 is more likely 1.4 than 1.1."""
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
-
-
 def _unknown(bank: Bank, qid: str) -> dict[str, object]:
     """The error and suggestions for an unknown id, the same for a single reply and a batch line."""
-    closest = suggest_ids(bank, qid)
+    closest = bank.closest_ids(qid)
     message = f"unknown question id {qid!r}"
     if closest:
         message += "; did you mean " + ", ".join(closest) + "?"
