@@ -48,6 +48,13 @@ def _default_user() -> str:
         return "me"
 
 
+def person_name(given: str | None) -> str:
+    """The --user name (else the OS user) as text the database takes: a byte that is not UTF-8 in a
+    command-line argument or login name arrives as a lone surrogate, which SQLite refuses; it becomes U+FFFD."""
+    name = given or _default_user()
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def build_parser() -> OneLineParser:
     """The whole command line, subcommands from platform and deployment modules included."""
     _load_plugins()
@@ -207,13 +214,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _forgiving_streams() -> None:
-    """Never fail on text the terminal's encoding cannot carry: an undecodable byte typed in an answer
-    (a GBK terminal on a UTF-8 locale) becomes U+FFFD instead of a lone surrogate the database refuses,
-    and output to an ASCII-only stream shows '?' for what it cannot print instead of a traceback."""
+    """Never fail on text the terminal's encoding cannot carry, and never lose data written to a file.
+
+    An undecodable byte typed in an answer (a GBK terminal on a UTF-8 locale) becomes U+FFFD instead of a
+    lone surrogate the database refuses.  Output to a file or pipe (`export > me.json`, `grade --batch`) is
+    written as UTF-8 whatever the locale says, so nothing is replaced; only a terminal that cannot show a
+    character gets '?' for it instead of a traceback.
+    """
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
+        if reconfigure is None:
+            continue
+        if stream is not sys.stdin and not stream.isatty() and not _is_utf(stream.encoding):
+            reconfigure(encoding="utf-8")
+        else:
             reconfigure(errors="replace")
+
+
+def _is_utf(encoding: str | None) -> bool:
+    return (encoding or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -300,7 +319,7 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
     bank = _load_bank(settings)
     scope = _scope(bank, getattr(args, "section", None), getattr(args, "tag", None))
     lang = args.lang or settings.lang  # until the person's own choice is read (see _console_lang)
-    user = args.user or _default_user()
+    user = person_name(args.user)
     action = getattr(args, "action", None)
     count = args.count
     if isinstance(action, int):
@@ -386,7 +405,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.platforms.console.render import render_text
     from handlers.views import render
 
-    user = args.user or _default_user()
+    user = person_name(args.user)
 
     async def go() -> int:
         app = await build_app(settings)

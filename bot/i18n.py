@@ -360,6 +360,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.skipped": {"zh": "已跳过", "en": "skipped"},
     "state.late": {"zh": "超时", "en": "late"},
     "state.pending": {"zh": "未开始", "en": "not reached"},
+    "state.unrated": {"zh": "未自评", "en": "not rated"},
     # console
     "console.welcome": {
         "zh": "模拟面试开始：{count} 道题，每题 {minutes} 分钟。回答可以多行，以空行或 done 结束；"
@@ -401,6 +402,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please type again, hard, good or easy.",
     },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
+    "console.line_cut": {
+        "zh": "这一行有 {bytes} 字节，终端最多只传 4095 字节，多出的部分可能已被终端截掉。较长的回答请分几行粘贴。",
+        "en": "That line is {bytes} bytes, the most a terminal passes on: the rest may have been cut by the "
+        "terminal. Paste long answers in several lines.",
+    },
     "console.moved_elsewhere": {
         "zh": "这个练习已在另一个终端里继续（或已结束），刚才输入的内容没有保存。"
         "请回到那个终端，或在这里运行 interview-bot drill --resume。",

@@ -9,7 +9,7 @@ import sys
 from typing import Any, TextIO
 
 from bot import loop as event_loop
-from bot.cli import UsageError, subcommand
+from bot.cli import UsageError, person_name, subcommand
 from bot.config import Settings
 from bot.storage.db import StorageError, open_database
 from bot.storage.store import PersonData, Store
@@ -83,7 +83,7 @@ def _forget_parser(sub: Any) -> None:
 
 @subcommand("export", _export_parser)
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    return event_loop.run(export_person(settings, args.platform, args.user, args.format, sys.stdout))
+    return event_loop.run(export_person(settings, args.platform, person_name(args.user), args.format, sys.stdout))
 
 
 @subcommand("forget", _forget_parser)
@@ -95,7 +95,7 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    counts = event_loop.run(forget_person(settings, args.platform, args.user))
+    counts = event_loop.run(forget_person(settings, args.platform, person_name(args.user)))
     if counts is None:
         print(f"no data for {args.platform} user {args.user}")
         return 1

@@ -136,6 +136,8 @@ def drill_report(report: DrillReport) -> Reply:
         state = ""
         if line.state in ("skipped", "unanswered", "pending"):
             state = " · " + t(f"state.{line.state}", lang)
+        elif line.state == "answered" and line.score is None and not line.self_rating:
+            state = " · " + t("state.unrated", lang)  # a self-graded drill that ended before the rating
         elif line.late:
             state = " · " + t("state.late", lang)
         probes = t("report.probes", lang, count=line.probes) if line.probes else ""

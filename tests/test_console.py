@@ -429,7 +429,8 @@ def test_a_long_pasted_line_is_kept_and_graded_on_its_start(tmp_path: Path) -> N
     paragraph = "attention " * 500
     result = run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "ll", stdin=(paragraph + "\n\n").encode())
     assert result.returncode == 0, result.stderr
-    assert "".join(r[0] for r in db_rows(db, "SELECT text FROM answers ORDER BY id")) == paragraph
+    parts = [str(r[0]) for r in db_rows(db, "SELECT text FROM answers ORDER BY id")]
+    assert len(parts) == 2 and " ".join(parts).split() == paragraph.split()  # cut at a blank, no word split
     grades = [r[0] for r in db_rows(db, "SELECT grade_json FROM drill_items WHERE grade_json IS NOT NULL")]
     assert grades and "too_long" in grades[0]
 
@@ -444,6 +445,59 @@ def test_resuming_after_the_deadline_asks_afresh_without_a_stale_time_up(tmp_pat
     out = resumed.stdout.decode()
     assert "Resuming your unfinished drill" in out and "Question 1 of 1" in out, out
     assert "Time is up" not in out
+
+
+def test_a_rating_for_an_answer_another_terminal_gave_is_refused(tmp_path: Path) -> None:
+    """Self-graded, two terminals: once the second has rated and answered on, a rating typed in the first
+    is not stored for the answer it never showed."""
+    db = tmp_path / "bot.sqlite3"
+    first = Terminal("drill", "--self-grade", "--count", "3", "--lang", "en", "--user", "sg2", db=db)
+    try:
+        first.expect(ASKED)
+        first.send("first terminal's answer\n\n")
+        first.expect("Reference answer")
+        second = run_cli(db, "drill", "--user", "sg2", stdin=b"good\nsecond terminal's answer\n\n")
+        assert b"Question 2 of 3" in second.stdout, second.stdout.decode()
+        first.send("easy\n")
+        first.expect("continued \\(or ended\\) in another terminal")
+        assert first.finish() == 1
+    finally:
+        first.kill()
+    rows = db_rows(db, "SELECT state, self_rating FROM drill_items ORDER BY position")
+    assert rows[:2] == [("answered", "good"), ("answered", None)], rows
+
+
+def test_skip_after_lines_saved_before_a_resume_skips(tmp_path: Path) -> None:
+    """After a resume that restored saved lines, 'skip' skips the question (the lines stay on record)
+    instead of being stored as one more line of the answer."""
+    db = tmp_path / "bot.sqlite3"
+    first = Terminal("drill", "--count", "2", "--lang", "en", "--user", "sk", db=db)
+    try:
+        first.expect(ASKED)
+        first.send("partial line\n")
+        deadline = time.monotonic() + 30
+        while db_rows(db, "SELECT COUNT(*) FROM answers") != [(1,)] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        first.kill()
+    resumed = run_cli(db, "drill", "--user", "sk", stdin=b"skip\n")
+    assert b"Question 2 of 2" in resumed.stdout, resumed.stdout.decode()
+    assert db_rows(db, "SELECT text FROM answers") == [("partial line",)]
+    assert db_rows(db, "SELECT state FROM drill_items ORDER BY position") == [("skipped",), ("asked",)]
+
+
+def test_files_get_utf8_and_odd_names_are_taken(tmp_path: Path) -> None:
+    """Output to a file is UTF-8 whatever the locale says (an export must not turn answers into '?'), and a
+    --user name with a byte that is not UTF-8 is no traceback."""
+    db = tmp_path / "bot.sqlite3"
+    run_cli(db, "drill", "--count", "1", "--user", "c6", stdin="我的回答：注意力\n".encode())
+    exported = run_cli(db, "export", "--platform", "console", "--user", "c6", PYTHONIOENCODING="ascii")
+    assert exported.returncode == 0, exported.stderr
+    assert "我的回答：注意力" in exported.stdout.decode("utf-8")
+    odd = subprocess.run([sys.executable, "-m", "bot", "drill", "status", "--user", os.fsdecode(b"caf\xe9")],
+                         cwd=ROOT, capture_output=True, timeout=60, env={**os.environ, "INTERVIEW_BOT_DB": str(db)},
+                         check=False)
+    assert odd.returncode == 1 and b"Traceback" not in odd.stderr, odd.stderr  # 1: no drill in progress
 
 
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -515,5 +569,31 @@ async def test_no_prompt_between_the_lines_of_a_paste(tmp_path: Path, real_bank:
         stdin = io.StringIO("\n".join(lines) + "\n\n")  # all there at once, as a paste is
         assert await run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0) == 0
         assert out.getvalue().count("left] > ") < len(lines) // 2, out.getvalue()
+    finally:
+        await app.close()
+
+
+async def test_a_line_as_long_as_a_terminal_passes_on_is_flagged(tmp_path: Path, real_bank: Bank) -> None:
+    """A terminal passes on at most 4095 bytes of one line: a line that long from a terminal was probably
+    cut, and the person is told to paste long answers in several lines."""
+    import io
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.engine.selection import Scope
+    from bot.platforms.console.drill import TTY_LINE_BYTES, ConsoleDrillArgs, run_console_drill
+
+    class TtyInput(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
+    try:
+        args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang="en", minutes=5)
+        out = io.StringIO()
+        cut = "w" * TTY_LINE_BYTES  # what canonical mode leaves of a longer pasted line
+        stdin = TtyInput(cut + "\n" + "short line\n\n")
+        assert await run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0) == 0
+        assert out.getvalue().count("may have been cut by the terminal") == 1
     finally:
         await app.close()

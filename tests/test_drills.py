@@ -477,6 +477,19 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
     assert feedback.grade is not None and feedback.grade.covered
 
 
+async def test_a_self_graded_answer_never_rated_counts_as_again(app: App) -> None:
+    """A self-graded drill stopped at the rating: the answer gets a review card (Again) and its report line
+    says it was not rated."""
+    options = DrillOptions(count=2, grading="self", lang="en")
+    await app.delivery.send(await app.drills.start(user("bob"), room("D-bob", dm=True), options))
+    await app.drills.message(user("bob"), "my answer")
+    await app.delivery.send(await app.drills.submit(user("bob")))
+    qid = (await app.store.drill_items(1))[0].question_id
+    await app.delivery.send(await app.drills.stop(user("bob")))
+    assert [(q, score) for q, _due, score, _r in await app.store.cards(1)] == [(qid, None)]
+    assert f"{qid} · — · 0:00 · not rated" in messenger(app).sent[-1].reply.plain_text()
+
+
 async def test_the_report_counts_a_key_point_covered_in_a_follow_up(app: App) -> None:
     """A key point missed in the answer and then covered in its follow-up is listed as covered in the report."""
     await app.drills.start(user("carl"), room("D-carl", dm=True), DrillOptions(count=1))

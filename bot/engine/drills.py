@@ -739,12 +739,20 @@ class DrillService:
         """The review card of the question being asked when a drill ends early (stopped or expired).
 
         Its item is closed as unanswered, and the question counts as the report shows it: 0 (Again) when
-        it was never answered, else its score with the open probe counting 0.  A self-graded answer
-        waiting for its rating has no card yet: the rating makes it.
+        it was never answered, else its score with the open probe counting 0.  A self-graded answer still
+        waiting for its rating counts as Again.
         """
         state = await self._store.drill_state(drill.user_id)
-        if state is None or state.current is None or state.drill.id != drill.id:
+        if state is None or state.drill.id != drill.id:
             return None
+        if state.current is None:  # a self-graded answer never rated counts as Again, as an unanswered one
+            waiting = [i for i in state.items if _awaits_rating(i)]
+            if not waiting:
+                return None
+            found = await self._store.get_card(drill.user_id, waiting[-1].question_id)
+            return self._reviews.review(
+                found[0] if found else None, drill.user_id, waiting[-1].question_id, rating_for_score(None), now, None
+            )
         current = _as_closed(state.current, ItemClose(state.current.id, "unanswered", now, self.KIND_DEADLINE))
         items = [current if i.id == current.id else i for i in state.items]
         root = next(i for i in items if i.id == (current.parent_item_id or current.id))

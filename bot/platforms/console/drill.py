@@ -16,7 +16,15 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.app import App
-from bot.engine.drills import DONE_WORDS, MAX_REPLY_CHARS, DrillError, DrillOptions, DrillQuestion, DrillReport
+from bot.engine.drills import (
+    DONE_WORDS,
+    MAX_REPLY_CHARS,
+    DrillError,
+    DrillFeedback,
+    DrillOptions,
+    DrillQuestion,
+    DrillReport,
+)
 from bot.engine.events import CALLER, Outgoing, Target
 from bot.engine.selection import Scope
 from bot.i18n import format_duration, t
@@ -42,6 +50,9 @@ class ConsoleDrillArgs:
     minutes_given: bool = False  # --minutes was given: it also applies to a resumed drill
 
 
+# A terminal in canonical mode passes on at most 4095 bytes of one line (Linux's N_TTY_BUF_SIZE - 1): a line
+# that long from a terminal was probably cut, and only the person can paste the rest again
+TTY_LINE_BYTES = 4095
 PASTE_WINDOW = 0.05  # seconds: lines closer together than this were pasted, not typed
 
 
@@ -107,6 +118,7 @@ class ConsoleDrill:
         self.exit_code = 1  # when there is nothing to run
         self.piped = False  # input is a file or a pipe, not a person at a terminal (see run_console_drill)
         self.shown_item: int | None = None  # the drill item this terminal last asked
+        self.rating_item: int | None = None  # the self-graded answer whose reference this terminal last showed
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
 
     def write(self, text: str) -> None:
@@ -119,6 +131,8 @@ class ConsoleDrill:
             if isinstance(event, DrillQuestion):
                 self.deadline = event.deadline
                 self.shown_item = event.item_id
+            if isinstance(event, DrillFeedback) and event.needs_rating:
+                self.rating_item = event.item_id
             self.write("\n" + render_text(render(event)))
             if isinstance(event, DrillReport):
                 self.finished = True
@@ -215,7 +229,7 @@ class ConsoleDrill:
             drill = await self.app.drills.active(self.user)
             if drill is None:
                 break
-            awaiting_rating = drill.grading == "self" and await self._awaiting_rating(drill.id)
+            awaiting_rating = drill.grading == "self" and await self._awaiting_rating(drill.id) is not None
             if awaiting_rating:
                 self.out.write(t("console.rate_prompt", lang))
                 self.out.flush()
@@ -232,6 +246,10 @@ class ConsoleDrill:
                     self.write("\n" + t("console.eof", lang) + gap + t("console.interrupted", lang))
                 return 0
             if awaiting_rating:
+                # read again now the line is here: another terminal may have rated and answered on meanwhile
+                if await self._awaiting_rating(drill.id) != self.rating_item:
+                    self.write("\n" + t("console.moved_elsewhere", lang))
+                    return 1
                 try:
                     await self.show(await self.app.drills.rate(self.user, line))
                 except DrillError as exc:
@@ -251,9 +269,13 @@ class ConsoleDrill:
                 await self._submit()
                 typed = False
                 continue
-            if stripped.lower() in ("skip", "跳过") and not typed:
+            # skip also after lines typed (or saved before a resume): they stay on record, unanswered
+            if stripped.lower() in ("skip", "跳过"):
                 await self.show(await self.app.drills.skip(self.user))
+                typed = False
                 continue
+            if not self.piped and len(line.encode("utf-8", "replace")) >= TTY_LINE_BYTES:
+                self.write(t("console.line_cut", lang, bytes=TTY_LINE_BYTES))
             try:
                 # a message can bring a paused drill back: show what the engine says then.  A line longer than
                 # one chat message (a long paragraph pasted into a terminal) is kept whole as several parts,
@@ -299,9 +321,10 @@ class ConsoleDrill:
                 await self.show([Outgoing(_caller(), exc.notice)])
                 return
 
-    async def _awaiting_rating(self, drill_id: int) -> bool:
+    async def _awaiting_rating(self, drill_id: int) -> int | None:
+        """The item of a self-graded drill whose answer waits for its rating, if any."""
         items = await self.app.store.drill_items(drill_id)
-        return any(i.state == "answered" and i.self_rating is None for i in items)
+        return next((i.id for i in reversed(items) if i.state == "answered" and i.self_rating is None), None)
 
     async def _submit(self) -> None:
         try:
@@ -311,10 +334,15 @@ class ConsoleDrill:
 
 
 def _message_parts(line: str) -> list[str]:
-    """A typed line as the drill's messages: itself, or a too-long line cut into message-sized parts."""
-    if len(line) <= MAX_REPLY_CHARS:
-        return [line]
-    parts = (line[start : start + MAX_REPLY_CHARS] for start in range(0, len(line), MAX_REPLY_CHARS))
+    """A typed line as the drill's messages: itself, or a too-long line cut into message-sized parts, at a
+    blank where there is one (the parts are joined by line breaks: a cut inside a word splits the word)."""
+    parts: list[str] = []
+    while len(line) > MAX_REPLY_CHARS:
+        cut = line.rfind(" ", 0, MAX_REPLY_CHARS + 1)
+        cut = cut if cut > 0 else MAX_REPLY_CHARS
+        parts.append(line[:cut])
+        line = line[cut:].lstrip(" ")
+    parts.append(line)
     return [part for part in parts if part.strip()]
 
 
