@@ -88,7 +88,7 @@ def build_parser() -> OneLineParser:
     review.add_argument("--user", default=None, help="your name (default: the OS user)")
 
     report = sub.add_parser("report", help="show a finished drill's report again")
-    report.add_argument("drill_id", nargs="?", type=int, help="drill number (default: the latest)")
+    report.add_argument("drill_id", nargs="?", type=_positive_int, help="drill number (default: the latest)")
     report.add_argument("--answers", action="store_true", help="include the reference answers")
     report.add_argument("--user", default=None, help="your name (default: the OS user)")
     report.add_argument("--lang", choices=["zh", "en"], default=None, help="language (default: your last choice)")

@@ -142,7 +142,7 @@ def show(bank: Bank, qid: str, lang: str, both_labels: str, out: TextIO) -> int:
     question = bank.get(qid)
     if question is None:
         close = bank.closest_ids(qid)
-        hint = f"; closest: {', '.join(close)}" if close else ""
+        hint = f"; did you mean {', '.join(close)}?" if close else ""  # worded as `grade` words it
         sys.stderr.write(f"interview-bot bank show: error: unknown question id {qid}{hint}\n")
         return 2
     out.write(show_text(question, lang, bank, both_labels) + "\n")

@@ -361,6 +361,8 @@ def test_option_errors_name_what_is_expected(tmp_path: Path) -> None:
     result = run_cli(db, "drill", "--count", "abc")
     assert result.returncode == 2 and "must be a positive whole number, not abc" in result.stderr.decode()
     assert "_positive_int" not in result.stderr.decode()
+    result = run_cli(db, "report", "abc")
+    assert result.returncode == 2 and "must be a positive whole number, not abc" in result.stderr.decode()
     result = run_cli(db, "drill", "--resume", "--new", "--user", "r")
     assert result.returncode == 2 and "give one" in result.stderr.decode()
 
