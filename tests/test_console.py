@@ -502,6 +502,17 @@ def test_files_get_utf8_and_odd_names_are_taken(tmp_path: Path) -> None:
     assert odd.returncode == 1 and b"Traceback" not in odd.stderr, odd.stderr  # 1: no drill in progress
 
 
+def test_a_terminal_shows_only_its_own_persons_messages(tmp_path: Path) -> None:
+    """Two people, one database: the deadline of alice's open drill fires while bob's terminal runs, and
+    bob does not see alice's "time is up"."""
+    db = tmp_path / "bot.sqlite3"
+    run_cli(db, "drill", "--count", "1", "--minutes", "0.01", "--lang", "en", "--user", "alice")
+    time.sleep(1.0)  # past alice's 0.6 s limit
+    bob = run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "bob", stdin=b"skip\n")
+    out = bob.stdout.decode()
+    assert "Question 1 of 1" in out and "Time is up" not in out, out
+
+
 def test_unwritable_db_path_is_a_clear_error(tmp_path: Path) -> None:
     """A database path that cannot be created is a one-line error, not a traceback."""
     blocker = tmp_path / "file"

@@ -375,7 +375,7 @@ async def run_console_drill(
     stdin = stdin or sys.stdin
     if paste_window is None:
         paste_window = PASTE_WINDOW if stdin.isatty() else 0.0
-    app.delivery.register(PLATFORM, ConsoleMessenger(out))
+    app.delivery.register(PLATFORM, ConsoleMessenger(out, args.user))
     reader = LineReader(stdin)
     drill = ConsoleDrill(app, args, reader, out, paste_window)
     drill.piped = not stdin.isatty()

@@ -10,10 +10,16 @@ from bot.platforms.console.render import render_text
 
 
 class ConsoleMessenger:
-    """Every destination is the one terminal."""
+    """Every destination is the one terminal, which belongs to one person when `person` is given.
 
-    def __init__(self, out: TextIO) -> None:
+    Several people may share one database from their own terminals; the timers of their drills fire in
+    whichever terminal runs.  A message for someone else ("time is up" on their drill) is not theirs to
+    read here: it is dropped, and they see where their drill stands when they resume it.
+    """
+
+    def __init__(self, out: TextIO, person: str | None = None) -> None:
         self._out = out
+        self._person = person
         self._ids = itertools.count(1)
 
     def _write(self, reply: Reply) -> MessageRef:
@@ -21,13 +27,20 @@ class ConsoleMessenger:
         self._out.flush()
         return MessageRef("console", "terminal", str(next(self._ids)))
 
+    def _skip(self) -> MessageRef:
+        return MessageRef("console", "terminal", str(next(self._ids)))
+
     async def post(self, where: ConversationRef, reply: Reply) -> MessageRef:
+        if self._person is not None and where.is_dm and where.channel_id != f"dm:{self._person}":
+            return self._skip()
         return self._write(reply)
 
     async def reply_in_thread(self, parent: MessageRef, reply: Reply) -> MessageRef:
         return self._write(reply)
 
     async def dm(self, user: UserRef, reply: Reply) -> MessageRef:
+        if self._person is not None and user.user_id != self._person:
+            return self._skip()
         return self._write(reply)
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
