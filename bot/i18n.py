@@ -314,6 +314,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "练习 #{drill}：第 {position}/{total} 题（{qid}），还剩 {left}。",
         "en": "Drill #{drill}: question {position} of {total} ({qid}), {left} left.",
     },
+    "drill.status_rating": {
+        "zh": "练习 #{drill}：第 {position}/{total} 题（{qid}）已作答，等你对照参考答案自评。",
+        "en": "Drill #{drill}: question {position} of {total} ({qid}) is answered and waits for your rating.",
+    },
     "drill.stopped": {"zh": "练习已结束。", "en": "Drill ended."},
     "drill.expired": {
         "zh": "练习 24 小时没有动静，已自动结束。以下是部分成绩单。",

@@ -194,7 +194,7 @@ def drill_report(report: DrillReport) -> Reply:
 
 def drill_status(status: DrillStatus) -> Reply:
     text = t(
-        "drill.status",
+        "drill.status_rating" if status.awaiting_rating else "drill.status",
         status.lang,
         drill=status.drill_id,
         position=status.position,

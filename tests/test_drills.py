@@ -477,6 +477,17 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
     assert feedback.grade is not None and feedback.grade.covered
 
 
+async def test_status_while_an_answer_waits_for_its_rating(app: App) -> None:
+    """drill status says the answer waits for a rating, not '0:00 left' on a clock that does not run."""
+    options = DrillOptions(count=2, grading="self", lang="en")
+    await app.delivery.send(await app.drills.start(user("bob"), room("D-bob", dm=True), options))
+    await app.drills.message(user("bob"), "my answer")
+    await app.delivery.send(await app.drills.submit(user("bob")))
+    router = Router(app)
+    text = text_of(await router.handle(command("drill status", "bob", dm=True)))
+    assert "question 1 of 2" in text and "waits for your rating" in text and "left" not in text, text
+
+
 async def test_a_self_graded_answer_never_rated_counts_as_again(app: App) -> None:
     """A self-graded drill stopped at the rating: the answer gets a review card (Again) and its report line
     says it was not rated."""

@@ -132,6 +132,7 @@ class DrillStatus:
     qid: str
     seconds_left: float
     lang: str
+    awaiting_rating: bool = False  # a self-graded answer waits for its rating: no clock runs
 
 
 class DrillService:
@@ -787,7 +788,8 @@ class DrillService:
         left = 0.0
         if current and current.deadline_at:
             left = max(0.0, (current.deadline_at - self._clock.now()).total_seconds())
-        return DrillStatus(drill.id, position, len(roots), qid, left, drill.lang)
+        rating = current is None and drill.grading == "self" and any(_awaits_rating(r) for r in roots)
+        return DrillStatus(drill.id, position, len(roots), qid, left, drill.lang, awaiting_rating=rating)
 
     async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
         """A finished drill's report again (the latest by default)."""
