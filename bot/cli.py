@@ -329,6 +329,12 @@ def cmd_drill(args: argparse.Namespace, settings: Settings, *, review: bool = Fa
     if getattr(args, "resume", False) and getattr(args, "new", False):
         raise UsageError("--resume continues the unfinished drill and --new ends it; give one")
 
+    if action in ("stop", "status") and not settings.db_path.exists() and not args.lang:  # nothing to show
+        from bot.i18n import t
+
+        print(t("drill.none_active", lang))
+        return 1
+
     async def go() -> int:
         nonlocal lang
         app = await build_app(settings, bank=bank)
@@ -406,6 +412,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.views import render
 
     user = person_name(args.user)
+    if not settings.db_path.exists() and not args.lang:  # nothing recorded, no choice to remember: create nothing
+        from bot.i18n import t
+
+        print(t("report.none", args.lang or settings.lang))
+        return 1
 
     async def go() -> int:
         app = await build_app(settings)

@@ -370,8 +370,12 @@ def test_export_and_forget_read_what_is_there(tmp_path: Path) -> None:
         result = cli(*args, env=env)
         assert result.returncode == 1 and f"no database at {missing}" in result.stderr, result.stderr
         assert "migration" not in result.stderr and not missing.exists()
+    for args in (("report", "--user", "x"), ("drill", "status", "--user", "x"), ("drill", "stop", "--user", "x")):
+        result = cli(*args, env=env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr and not missing.exists(), args
     db = tmp_path / "bot.sqlite3"
     env = {"INTERVIEW_BOT_DB": str(db)}
+    assert cli("db", "migrate", env=env).returncode == 0
     assert cli("report", "--user", "nobody", env=env).returncode in (0, 1)
     exported = cli("export", "--platform", "console", "--user", "nobody", env=env)
     assert exported.returncode == 1 and "no data for console user nobody" in exported.stderr
