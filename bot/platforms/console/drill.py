@@ -101,7 +101,14 @@ class ConsoleDrill:
     """Drives one drill in the terminal."""
 
     def __init__(
-        self, app: App, args: ConsoleDrillArgs, reader: LineReader, out: TextIO, paste_window: float = 0.0
+        self,
+        app: App,
+        args: ConsoleDrillArgs,
+        reader: LineReader,
+        out: TextIO,
+        paste_window: float = 0.0,
+        *,
+        piped: bool = False,
     ) -> None:
         self.app = app
         # in a terminal, an empty line followed at once by more text is a paragraph break inside pasted text,
@@ -116,7 +123,7 @@ class ConsoleDrill:
         self.deadline: datetime | None = None
         self.interactive = out.isatty() if hasattr(out, "isatty") else False
         self.exit_code = 1  # when there is nothing to run
-        self.piped = False  # input is a file or a pipe, not a person at a terminal (see run_console_drill)
+        self.piped = piped  # input is a file or a pipe, not a person at a terminal
         self.shown_item: int | None = None  # the drill item this terminal last asked
         self.rating_item: int | None = None  # the self-graded answer whose reference this terminal last showed
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
@@ -377,6 +384,4 @@ async def run_console_drill(
         paste_window = PASTE_WINDOW if stdin.isatty() else 0.0
     app.delivery.register(PLATFORM, ConsoleMessenger(out, args.user))
     reader = LineReader(stdin)
-    drill = ConsoleDrill(app, args, reader, out, paste_window)
-    drill.piped = not stdin.isatty()
-    return await drill.run()
+    return await ConsoleDrill(app, args, reader, out, paste_window, piped=not stdin.isatty()).run()
