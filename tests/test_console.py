@@ -340,6 +340,19 @@ def run_cli(db: Path, *args: str, stdin: bytes = b"", **env: str) -> subprocess.
                           timeout=120, env={**os.environ, "INTERVIEW_BOT_DB": str(db), **env}, check=False)
 
 
+def deadlines_passed(db: Path) -> None:
+    """Move every open question's deadline (and its timer) a minute into the past, as if the person had
+    been away: no test waits on a real clock for it."""
+    past = to_iso(datetime.now().astimezone() - timedelta(minutes=1))
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE drill_items SET deadline_at = ? WHERE state = 'asked'", (past,))
+            conn.execute("UPDATE timers SET due_at = ? WHERE kind = 'drill.deadline'", (past,))
+    finally:
+        conn.close()
+
+
 def test_time_limits_that_build_no_deadline_are_refused(tmp_path: Path) -> None:
     """--minutes inf / nan / 1e300 used to crash after creating a drill that crashed every later run."""
     db = tmp_path / "bot.sqlite3"
@@ -441,8 +454,8 @@ def test_resuming_after_the_deadline_asks_afresh_without_a_stale_time_up(tmp_pat
     """The deadline passed while the terminal was closed: resuming asks the question again with a new
     limit, and does not first say "time is up" for it."""
     db = tmp_path / "bot.sqlite3"
-    run_cli(db, "drill", "--count", "1", "--minutes", "0.01", "--lang", "en", "--user", "tu")
-    time.sleep(1.0)  # past the 0.6 s limit
+    run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "tu")
+    deadlines_passed(db)
     resumed = run_cli(db, "drill", "--user", "tu", "--minutes", "5", stdin=b"skip\n")
     out = resumed.stdout.decode()
     assert "Resuming your unfinished drill" in out and "Question 1 of 1" in out, out
@@ -506,8 +519,8 @@ def test_a_terminal_shows_only_its_own_persons_messages(tmp_path: Path) -> None:
     """Two people, one database: the deadline of alice's open drill fires while bob's terminal runs, and
     bob does not see alice's "time is up"."""
     db = tmp_path / "bot.sqlite3"
-    run_cli(db, "drill", "--count", "1", "--minutes", "0.01", "--lang", "en", "--user", "alice")
-    time.sleep(1.0)  # past alice's 0.6 s limit
+    run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "alice")
+    deadlines_passed(db)
     bob = run_cli(db, "drill", "--count", "1", "--lang", "en", "--user", "bob", stdin=b"skip\n")
     out = bob.stdout.decode()
     assert "Question 1 of 1" in out and "Time is up" not in out, out
