@@ -487,7 +487,7 @@ class DrillService:
             if drill is None:
                 raise DrillError(Notice("drill.none_active", row.lang or self._default_lang))
             items = await self._store.drill_items(drill.id)
-            waiting = [i for i in items if _awaits_rating(i)]
+            waiting = [i for i in items if awaits_rating(i)]
             if not waiting:
                 return []
             item = waiting[-1]
@@ -747,7 +747,7 @@ class DrillService:
         if state is None or state.drill.id != drill.id:
             return None
         if state.current is None:  # a self-graded answer never rated counts as Again, as an unanswered one
-            waiting = [i for i in state.items if _awaits_rating(i)]
+            waiting = [i for i in state.items if awaits_rating(i)]
             if not waiting:
                 return None
             found = await self._store.get_card(drill.user_id, waiting[-1].question_id)
@@ -788,7 +788,7 @@ class DrillService:
         left = 0.0
         if current and current.deadline_at:
             left = max(0.0, (current.deadline_at - self._clock.now()).total_seconds())
-        rating = current is None and drill.grading == "self" and any(_awaits_rating(r) for r in roots)
+        rating = current is None and drill.grading == "self" and any(awaits_rating(r) for r in roots)
         return DrillStatus(drill.id, position, len(roots), qid, left, drill.lang, awaiting_rating=rating)
 
     async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
@@ -898,7 +898,7 @@ class DrillService:
             current = await self._store.current_item(drill.id)
             if current is None:
                 items = await self._store.drill_items(drill.id) if drill.grading == "self" else []
-                waiting = [i for i in items if _awaits_rating(i)]
+                waiting = [i for i in items if awaits_rating(i)]
                 if waiting:  # a self-graded answer left before its rating: show its reference again, ask for it
                     item = waiting[-1]
                     feedback = DrillFeedback(
@@ -915,7 +915,7 @@ def _no_content(item: DrillItemRow) -> bool:
     flags = (item.grade or {}).get("flags") or ()
     return "empty" in flags or "too_short" in flags
 
-def _awaits_rating(item: DrillItemRow) -> bool:
+def awaits_rating(item: DrillItemRow) -> bool:
     """An answer of a self-graded drill that has no rating yet (the drill waits for it)."""
     return item.state == "answered" and item.self_rating is None and item.score is None
 
@@ -969,5 +969,6 @@ __all__ = [
     "DrillService",
     "DrillStatus",
     "ReportLine",
+    "awaits_rating",
     "channel",
 ]

@@ -24,6 +24,7 @@ from bot.engine.drills import (
     DrillOptions,
     DrillQuestion,
     DrillReport,
+    awaits_rating,
 )
 from bot.engine.events import CALLER, Outgoing, Target
 from bot.engine.selection import Scope
@@ -331,7 +332,7 @@ class ConsoleDrill:
     async def _awaiting_rating(self, drill_id: int) -> int | None:
         """The item of a self-graded drill whose answer waits for its rating, if any."""
         items = await self.app.store.drill_items(drill_id)
-        return next((i.id for i in reversed(items) if i.state == "answered" and i.self_rating is None), None)
+        return next((i.id for i in reversed(items) if awaits_rating(i)), None)
 
     async def _submit(self) -> None:
         try:
