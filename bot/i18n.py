@@ -426,6 +426,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bank.hint": {"zh": "提示：{hint}", "en": "Hint: {hint}"},
     "bank.reference": {"zh": "参考答案：", "en": "Reference answer:"},
     "bank.key_points": {"zh": "要点：", "en": "Key points:"},
+    "bank.kp_probe": {"zh": "没答到时追问：{probe}", "en": "if missed, ask: {probe}"},
     "bank.follow_ups": {"zh": "追问：", "en": "follow-ups:"},
     "bank.related": {"zh": "相关题目：{ids}", "en": "related: {ids}"},
 }

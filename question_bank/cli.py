@@ -43,6 +43,7 @@ def _kp(kp: KeyPoint) -> dict[str, Any]:
         "text": _loc(kp.text),
         "aliases": {"zh": list(kp.aliases_zh), "en": list(kp.aliases_en)},
         "wrong": {"zh": list(kp.wrong_zh), "en": list(kp.wrong_en)},
+        "probe": _loc(kp.probe) if kp.probe else None,
     }
 
 
@@ -97,6 +98,8 @@ def show_text(question: Question, lang: str, bank: Bank, both_labels: str = "zh"
         ]
         for kp in question.key_points:
             lines.append(f"  [{kp.id} ×{kp.weight:g}] {getattr(kp.text, code)}")
+            if kp.probe:
+                lines.append("      " + t("bank.kp_probe", code, probe=getattr(kp.probe, code)))
     if question.follow_ups:
         lines += ["", t("bank.follow_ups", ui)]
         for fid in question.follow_ups:

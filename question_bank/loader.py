@@ -112,6 +112,7 @@ def _key_points(raw: list[dict[str, Any]]) -> tuple[KeyPoint, ...]:
             aliases_en=tuple(kp["aliases"]["en"]),
             wrong_zh=tuple(kp.get("wrong", {}).get("zh", ())),
             wrong_en=tuple(kp.get("wrong", {}).get("en", ())),
+            probe=_localized(kp["probe"]) if "probe" in kp else None,
         )
         for kp in raw
     )

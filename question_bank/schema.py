@@ -40,6 +40,9 @@ class KeyPoint:
     # claims that get this point wrong (a common misconception): stating one is flagged in the feedback
     wrong_zh: tuple[str, ...] = ()
     wrong_en: tuple[str, ...] = ()
+    # the interviewer's follow-up question when a drill finds the point missing: it steers towards
+    # the point without stating it
+    probe: Localized | None = None
 
     @property
     def aliases(self) -> tuple[str, ...]:

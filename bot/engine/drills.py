@@ -229,10 +229,17 @@ class DrillService:
         return probe
 
     def _built_probe(self, question: Question, key_point_id: str) -> Question:
-        """A probe on one missed key point, asked the way an interviewer would (pure: memoised by the caller)."""
+        """A probe on one missed key point, asked the way an interviewer would (pure: memoised by the caller).
+
+        The bank's probe of the point asks about it without stating it.  A bank without one falls back on
+        the question's hint for its most important point (the hint may touch other points too) and
+        otherwise names the point's topic.
+        """
         kp = next(k for k in question.key_points if k.id == key_point_id)
         first_probe = question.key_points and key_point_id == self._first_important(question)
-        if question.hint.zh and first_probe:
+        if kp.probe is not None:
+            text = kp.probe
+        elif question.hint.zh and first_probe:
             text = Localized(
                 zh=_fmt("drill.built_probe", "zh", hint=question.hint.zh),
                 en=_fmt("drill.built_probe", "en", hint=question.hint.en),
