@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.cli import build_parser
 from bot.i18n import TAG_NAMES_ZH, tag_name
 from question_bank.schema import Bank
@@ -166,3 +168,19 @@ def _arguments_without_help(parser: argparse.ArgumentParser, path: tuple[str, ..
 def test_every_argument_of_every_command_has_help() -> None:
     """`interview-bot X --help` explains each argument (bank show, db backup, export and forget had bare ones)."""
     assert _arguments_without_help(build_parser()) == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_bank_show_lists_the_probe_under_its_key_point(tmp_path: Path, bank: Bank, lang: str) -> None:
+    """An author reviewing a question sees, under each key point, the follow-up a drill asks when it is missed."""
+    shown = cli("bank", "show", "1.4", "--lang", lang, tmp=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    question = bank.get("1.4")
+    assert question is not None
+    probed = [kp for kp in question.key_points if kp.probe is not None]
+    assert len(probed) >= 3
+    for kp in probed:
+        assert kp.probe is not None
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"  [{kp.id} ×"))
+        assert lines[at + 1].strip().endswith(kp.probe.get(lang)), lines[at + 1]

@@ -669,3 +669,37 @@ def test_a_tag_is_found_whatever_its_case_and_choices_are_listed_in_order(bank: 
     with pytest.raises(ScopeError) as section:
         parse_scope(bank, "9", None)
     assert section.value.valid == ["1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_missed_point_is_followed_up_with_its_own_probe(app: App, bank: Bank, lang: str) -> None:
+    """The follow-up on a missed key point asks the bank's probe of that point, in the drill's language."""
+    await app.drills.start(user("dana"), room("D-dana", dm=True), DrillOptions(count=1, lang=lang))
+    probe = await _probe_event(app, "dana", VAGUE)
+    qid, _, point_id = probe.question.id.partition("~")
+    question = bank.get(qid)
+    assert question is not None
+    point = next(kp for kp in question.key_points if kp.id == point_id)
+    assert point.probe is not None and probe.probe_text == point.probe.get(lang)
+
+
+async def test_without_a_probe_the_follow_up_uses_the_hint_or_the_topic(
+    settings: Settings, clock: FakeClock, bank: Bank
+) -> None:
+    """A bank whose points have no probe still follows up: with the question's hint for its most important
+    point, else naming the point's topic."""
+    bare = replace(bank, questions={
+        qid: replace(q, key_points=tuple(replace(kp, probe=None) for kp in q.key_points))
+        for qid, q in bank.questions.items()
+    })
+    plain = await build_app(settings, clock=clock, bank=bare)
+    plain.delivery.register("test", RecordingMessenger())
+    await plain.start()
+    try:
+        await plain.drills.start(user("eve"), room("D-eve", dm=True), DrillOptions(count=1, lang="zh"))
+        probe = await _probe_event(plain, "eve", VAGUE)
+        question = bare.get(probe.question.id.partition("~")[0])
+        assert question is not None and probe.probe_text is not None
+        assert question.hint.zh in probe.probe_text or "关键点" in probe.probe_text, probe.probe_text
+    finally:
+        await plain.close()

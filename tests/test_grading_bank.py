@@ -284,3 +284,48 @@ def test_the_decoding_input_formula_in_words_covers_its_point(bank: Bank, grader
     ):
         grade = grader.grade(question, reply)
         assert "new-token-position" in grade.covered, grade
+
+
+def test_every_probed_key_point_has_a_probe_that_asks_without_telling(bank: Bank, grader: Grader) -> None:
+    """A drill follows up a missed point of weight 2 or more with the point's own probe.  Each such point has
+    one in both languages; it is a question; and graded as an answer to its own point it earns nothing,
+    so it names none of the point's aliases."""
+    from bot.engine.drills import IMPORTANT_WEIGHT
+
+    missing, telling, malformed = [], [], []
+    for q in bank.main_questions():
+        for kp in q.key_points:
+            if kp.probe is None:
+                if kp.weight >= IMPORTANT_WEIGHT:
+                    missing.append(f"{q.id}/{kp.id}")
+                continue
+            on_point = replace(q, id=f"{q.id}~{kp.id}", key_points=(kp,), follow_ups=())
+            for lang in ("zh", "en"):
+                text = kp.probe.get(lang)
+                cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+                latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+                # English may quote a Chinese example ('我爱你'); it is still mostly English
+                in_its_language = cjk > 0 if lang == "zh" else latin > 5 * cjk
+                if not text.endswith(("?", "？")) or not in_its_language:
+                    malformed.append((q.id, kp.id, lang, text))
+                result = grader.grade(on_point, text).key_points[0]
+                if result.status in ("covered", "partial"):
+                    telling.append((q.id, kp.id, lang, result.snippet))
+    assert not missing, missing
+    assert not malformed, malformed
+    assert not telling, telling
+
+
+def test_no_alias_rests_on_a_relation_symbol(bank: Bank) -> None:
+    """The matcher reads words, not symbols: an alias like "s_ij ≠ s_ji" would also match "s_ij = s_ji", the
+    opposite claim, so inequality has to be said in words.  (An order such as "n < d" is written both ways
+    where either direction makes the point.)"""
+    symbols = ("≠", "!=")
+    bad = [(q.id, kp.id, a) for q in bank for kp in q.key_points for a in kp.aliases if any(s in a for s in symbols)]
+    assert not bad, bad
+
+
+def test_a_symmetric_score_does_not_earn_the_asymmetry_point(bank: Bank, grader: Grader) -> None:
+    """4.14: saying the scores are equal both ways is the opposite of the point that they need not be."""
+    assert point_status(bank, grader, "4.14", "asymmetric_learned", "s_ij = s_ji，两个词互相的打分一样。") == "missed"
+    assert point_status(bank, grader, "4.14", "asymmetric_learned", "W_Q 和 W_K 不同，所以打分不对称。") == "covered"
