@@ -302,6 +302,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "drill.covered": {"zh": "答到的要点", "en": "Covered"},
     "drill.missed": {"zh": "遗漏的要点", "en": "Missed"},
+    "drill.missed_withheld": {
+        "zh": "还有 {count} 个要点没有答到。先回答下面的追问；本次练习结束时的成绩单会列出所有遗漏的要点。",
+        "en": "{count} key point{s} still missing. Answer the follow-up below first; the report at the end of the "
+        "drill lists every point you missed.",
+    },
     "drill.contradicted": {"zh": "说反了的要点", "en": "Contradicted"},
     "drill.partial": {"zh": "部分答到", "en": "Partly covered"},
     "drill.hint": {"zh": "提示", "en": "Hint"},

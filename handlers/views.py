@@ -106,7 +106,10 @@ def drill_feedback(event: DrillFeedback) -> Reply:
             blocks.append(Block(t("drill.partial", lang), tuple(f"~ {x}" for x in fb.partial)))
         if fb.contradicted:
             blocks.append(Block(t("drill.contradicted", lang), tuple(f"✗ {x}" for x in fb.contradicted)))
-        if fb.missed:
+        if fb.missed and event.follow_up_next:
+            count = len(fb.missed)
+            blocks.append(Block(None, (t("drill.missed_withheld", lang, count=count, s="" if count == 1 else "s"),)))
+        elif fb.missed:
             blocks.append(Block(t("drill.missed", lang), tuple(f"· {x}" for x in fb.missed)))
         if fb.flags:
             blocks.append(Block(None, tuple(fb.flags)))

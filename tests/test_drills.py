@@ -703,3 +703,26 @@ async def test_without_a_probe_the_follow_up_uses_the_hint_or_the_topic(
         assert question.hint.zh in probe.probe_text or "关键点" in probe.probe_text, probe.probe_text
     finally:
         await plain.close()
+
+
+async def test_the_feedback_before_a_follow_up_keeps_the_missed_points_back(app: App, bank: Bank) -> None:
+    """An answer that draws a follow-up is not told the missed points first: the follow-up would ask about a
+    point the candidate has just read.  Feedback with nothing after it lists them, and so does the report."""
+    router = Router(app)
+    await router.handle(dm("drill 1"))
+    question = bank.get(current_qid(app))
+    assert question is not None
+    await say(router, "这个我不太清楚，大概和训练有关吧。")
+    await say(router, "done")
+    feedback, probe = (s.reply for s in messenger(app).sent[-2:])
+    assert feedback.kind == "feedback" and probe.kind == "question" and "追问" in (probe.title or "")
+    text = feedback.plain_text()
+    assert "还有" in text and "\n· " not in text
+    assert not [kp.id for kp in question.key_points if kp.text.zh in text], text
+    while messenger(app).sent[-1].reply.kind == "question":
+        await say(router, "还是不清楚。")
+        await say(router, "done")
+    last_feedback = next(s.reply for s in reversed(messenger(app).sent) if s.reply.kind == "feedback")
+    assert "\n· " in last_feedback.plain_text()
+    report = messenger(app).sent[-1].reply.plain_text()
+    assert any(kp.text.zh in report for kp in question.key_points)

@@ -92,6 +92,9 @@ class DrillFeedback:
     late: bool
     lang: str
     needs_rating: bool = False
+    # a follow-up on a missed point comes next: the missed points are not shown yet, or the follow-up
+    # would ask about a point the candidate has just read (the report lists them at the end)
+    follow_up_next: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,18 +471,18 @@ class DrillService:
         grade_json = grade.to_json() if grade else None
         score = grade.score if grade else None
         close = ItemClose(item.id, "answered", now, self.KIND_DEADLINE, late=late, score=score, grade=grade_json)
-        out: list[Outgoing] = [
-            Outgoing(
-                self._home(drill, user),
-                DrillFeedback(
-                    drill.id, item.id, question, grade, late, drill.lang, needs_rating=drill.grading == "self"
-                ),
-            )
-        ]
+        feedback = DrillFeedback(
+            drill.id, item.id, question, grade, late, drill.lang, needs_rating=drill.grading == "self"
+        )
         if drill.grading == "self":  # wait for the rating before moving on
-            return out if await self._store.drill_step(close=close) is not None else []
+            stepped = await self._store.drill_step(close=close)
+            return [Outgoing(self._home(drill, user), feedback)] if stepped is not None else []
         after = await self._after_item(state, item, close, user)
-        return [*out, *after] if after is not None else []
+        if after is None:
+            return []
+        if any(isinstance(o.event, DrillQuestion) and o.event.probe_text is not None for o in after):
+            feedback = replace(feedback, follow_up_next=True)
+        return [Outgoing(self._home(drill, user), feedback), *after]
 
     async def rate(self, user: UserRef, rating: str) -> list[Outgoing]:
         """A self-rating (again/hard/good/easy) for the last answered item of a self-graded drill."""
