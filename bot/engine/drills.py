@@ -239,10 +239,9 @@ class DrillService:
         otherwise names the point's topic.
         """
         kp = next(k for k in question.key_points if k.id == key_point_id)
-        first_probe = question.key_points and key_point_id == self._first_important(question)
         if kp.probe is not None:
             text = kp.probe
-        elif question.hint.zh and first_probe:
+        elif question.hint.zh and key_point_id == self._first_important(question):
             text = Localized(
                 zh=_fmt("drill.built_probe", "zh", hint=question.hint.zh),
                 en=_fmt("drill.built_probe", "en", hint=question.hint.en),
