@@ -344,9 +344,10 @@ async def test_review_offers_the_weakest_of_cards_due_together_first(app: App, c
 
 
 async def test_review_with_nothing_due(app: App) -> None:
-    """review with no cards says there is nothing yet."""
+    """review with no cards says there is nothing yet, and records nobody who never drilled."""
     replies = await Router(app).handle(dm("review"))
     assert "还没有复习记录" in text_of(replies)
+    assert await app.store.find_user("test", "alice") is None
 
 
 async def test_report_again_with_answers(app: App, bank: Bank) -> None:

@@ -282,6 +282,9 @@ class DrillService:
 
     async def start(self, user: UserRef, where: ConversationRef, options: DrillOptions) -> list[Outgoing]:
         """Start a drill; in a channel, say so there and continue in the person's DM."""
+        if options.review_only and await self._store.find_user(user.platform, user.user_id) is None:
+            # someone who never drilled has nothing to review: say so without recording them
+            raise DrillError(Notice("drill.nothing_due_never", options.lang))
         row = await self._user(user)
         async with self._lock(row.id):
             self.drop_state(row.id)
