@@ -34,6 +34,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+class SubcommandParser(OneLineParser):
+    """A subcommand's parser: an argument it does not know is reported under the subcommand's own name
+    ("interview-bot drill: error: unrecognized arguments: --bogus"), not the program's, which argparse
+    does when it leaves the leftovers to the top-level parser."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 class UsageError(Exception):
     """A value the person typed is not valid; printed as one line with exit code 2."""
 
@@ -63,7 +77,7 @@ def build_parser() -> OneLineParser:
         description="Mock Transformer interviews in the terminal, Slack and Discord.",
     )
     _add_global_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=SubcommandParser)
 
     drill = sub.add_parser("drill", help="a mock interview in the terminal")
     drill.add_argument(
@@ -102,7 +116,7 @@ def build_parser() -> OneLineParser:
     )
 
     bank = sub.add_parser("bank", help="list, show and validate the question bank")
-    bank_sub = bank.add_subparsers(dest="bank_command", metavar="ACTION", parser_class=OneLineParser, required=True)
+    bank_sub = bank.add_subparsers(dest="bank_command", metavar="ACTION", parser_class=SubcommandParser, required=True)
     blist = bank_sub.add_parser("list", help="list questions")
     blist.add_argument("--section", help="only this section (1-4)")
     blist.add_argument("--tag", help="only questions with this tag")
@@ -117,7 +131,7 @@ def build_parser() -> OneLineParser:
     bval.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the built-in bank)")
 
     db = sub.add_parser("db", help="database care")
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=OneLineParser, required=True)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=SubcommandParser, required=True)
     db_sub.add_parser("migrate", help="apply pending migrations")
     db_sub.add_parser("check", help="integrity check and schema version")
     backup = db_sub.add_parser("backup", help="online backup, safe while the bot runs")

@@ -623,3 +623,21 @@ async def test_a_line_as_long_as_a_terminal_passes_on_is_flagged(tmp_path: Path,
         assert out.getvalue().count("may have been cut by the terminal") == 1
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "prog", "extra"),
+    [(["drill", "--bogus"], "interview-bot drill", "--bogus"), (["report", "1", "2"], "interview-bot report", "2"),
+     (["bank", "list", "--bogus", "x"], "interview-bot bank list", "--bogus x")],
+)
+def test_an_unknown_argument_is_reported_under_its_subcommand(
+    args: list[str], prog: str, extra: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`drill --bogus` names `drill` and exits 2, the way a bad value for a known option does."""
+    from bot.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"{prog}: error: unrecognized arguments: {extra}\n", err
