@@ -360,8 +360,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report.reviews": {"zh": "复习安排", "en": "Coming up for review"},
     "report.review_line": {"zh": "{qid}：{when}", "en": "{qid}: {when}"},
     "report.answers_hint": {
-        "zh": "用 report --answers 查看参考答案。",
-        "en": "Use report --answers to see the reference answers.",
+        "zh": "用 {command} 查看参考答案。",
+        "en": "Use {command} to see the reference answers.",
     },
     "report.none": {"zh": "还没有完成的练习。", "en": "No finished drill yet."},
     "report.not_found": {"zh": "找不到练习 #{drill}。", "en": "No drill #{drill} of yours."},

@@ -188,8 +188,7 @@ def drill_report(report: DrillReport) -> Reply:
     if report.with_answers:
         for line in report.lines:
             blocks.append(Block(f"{line.qid} · {t('drill.reference', lang)}", (line.question.answer.get(lang),)))
-    else:
-        blocks.append(Block(None, (t("report.answers_hint", lang),)))
+    else:  # a button in chat; the terminal prints the command to type instead (console.render)
         buttons = (Button("Reference answers" if lang == "en" else "参考答案", f"report {report.drill_id} --answers"),)
     title = t("report.title", lang, drill=report.drill_id)
     return Reply(title=title, blocks=tuple(blocks), buttons=buttons, lang=lang, kind="report")

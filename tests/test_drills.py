@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -363,6 +364,12 @@ async def test_report_again_with_answers(app: App, bank: Bank) -> None:
     assert bank.questions[qid].answer.zh[:30] in text_of(replies)
     plain = await router.handle(dm("report"))
     assert bank.questions[qid].answer.zh[:30] not in text_of(plain)
+    # in chat the answers are a button away; the terminal's command line is not shown there
+    (report,) = [r for r in plain if r.kind == "report"]
+    (button,) = report.buttons
+    drill_id = re.fullmatch(r"report (\d+) --answers", button.action)
+    assert drill_id is not None and drill_id.group(1) in (report.title or "")
+    assert "interview-bot" not in text_of(plain)
 
 
 async def test_overlong_and_empty_answers_are_refused(app: App) -> None:
