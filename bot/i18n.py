@@ -411,6 +411,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please type again, hard, good or easy.",
     },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
+    "console.over_time": {"zh": "已超时", "en": "over time"},
     "console.line_cut": {
         "zh": "这一行有 {bytes} 字节，终端最多只传 4095 字节，多出的部分可能已被终端截掉。较长的回答请分几行粘贴。",
         "en": "That line is {bytes} bytes, the most a terminal passes on: the rest may have been cut by the "

@@ -646,3 +646,54 @@ def test_an_unknown_argument_is_reported_under_its_subcommand(
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err == f"{prog}: error: unrecognized arguments: {extra}\n", err
+
+
+@pytest.mark.parametrize(("lang", "over"), [("en", "[over time] > "), ("zh", "[已超时] > ")])
+async def test_the_prompt_comes_back_after_time_is_up(tmp_path: Path, real_bank: Bank, lang: str, over: str) -> None:
+    """"Time is up" arrives while the terminal waits at its prompt: the prompt is shown again under it, saying
+    the time is over, so the person knows the drill still takes the answer."""
+    import asyncio
+    import io
+
+    from bot.app import build_app
+    from bot.clock import FakeClock
+    from bot.config import Settings
+    from bot.engine.selection import Scope
+    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    async def shown(text: str) -> None:
+        for _ in range(1000):  # the drill runs in this loop and reads on a thread: give both a moment
+            if text in out.getvalue():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{text!r} not shown; output:\n{out.getvalue()}")
+
+    clock = FakeClock()
+    app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), clock=clock, bank=real_bank)
+    read_end, write_end = os.pipe()
+    stdin = os.fdopen(read_end, "r", encoding="utf-8")
+    out = Tty()
+    args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang=lang, minutes=5)
+    drill = asyncio.ensure_future(run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0))
+    try:
+        await shown("] > ")
+        await clock.advance(timedelta(minutes=5, seconds=1))
+        up = "Time is up" if lang == "en" else "时间到"
+        await shown(up)
+        await shown(over)
+        assert out.getvalue().rindex(over) > out.getvalue().index(up)
+        os.write(write_end, b"skip\n")
+        os.close(write_end)
+        write_end = -1
+        assert await asyncio.wait_for(drill, 30) == 0
+    finally:
+        if write_end >= 0:
+            os.close(write_end)  # end of input: a drill still running stops before the database closes
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(drill, 30)
+        stdin.close()
+        await app.close()

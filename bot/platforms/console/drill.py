@@ -128,6 +128,7 @@ class ConsoleDrill:
         self.shown_item: int | None = None  # the drill item this terminal last asked
         self.rating_item: int | None = None  # the self-graded answer whose reference this terminal last showed
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
+        self.waiting: str | None = None  # the prompt shown while a line is awaited: "answer" or "rating"
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -221,9 +222,23 @@ class ConsoleDrill:
         left = ""
         if self.deadline is not None:
             seconds = (self.deadline - self.app.clock.now()).total_seconds()
-            left = t("console.time_left", self.args.lang, left=format_duration(max(seconds, 0), self.args.lang))
+            lang = self.args.lang
+            left = (
+                t("console.time_left", lang, left=format_duration(seconds, lang))
+                if seconds > 0
+                else t("console.over_time", lang)
+            )
         self.out.write(f"[{left}] > ")
         self.out.flush()
+
+    def reprompt(self) -> None:
+        """Show the prompt again after a message printed while a line is awaited (the timer's "time is
+        up"): the person would otherwise type on a bare line, not knowing the drill still listens."""
+        if self.waiting == "answer":
+            self.prompt()
+        elif self.waiting == "rating" and self.interactive:
+            self.out.write(t("console.rate_prompt", self.args.lang))
+            self.out.flush()
 
     async def run(self) -> int:
         if not await self.begin():
@@ -243,7 +258,11 @@ class ConsoleDrill:
                 self.out.flush()
             else:
                 self.prompt()
-            line = await self.reader.readline()
+            self.waiting = "rating" if awaiting_rating else "answer"
+            try:
+                line = await self.reader.readline()
+            finally:
+                self.waiting = None
             if line is None:  # end of input: submit what was typed, leave the rest resumable
                 if typed:
                     await self._submit()
@@ -383,6 +402,7 @@ async def run_console_drill(
     stdin = stdin or sys.stdin
     if paste_window is None:
         paste_window = PASTE_WINDOW if stdin.isatty() else 0.0
-    app.delivery.register(PLATFORM, ConsoleMessenger(out, args.user))
     reader = LineReader(stdin)
-    return await ConsoleDrill(app, args, reader, out, paste_window, piped=not stdin.isatty()).run()
+    drill = ConsoleDrill(app, args, reader, out, paste_window, piped=not stdin.isatty())
+    app.delivery.register(PLATFORM, ConsoleMessenger(out, args.user, after_write=drill.reprompt))
+    return await drill.run()

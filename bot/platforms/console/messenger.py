@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TextIO
 
 from bot.platforms.base import ConversationRef, MessageRef, Reply, UserRef
@@ -17,14 +18,19 @@ class ConsoleMessenger:
     read here: it is dropped, and they see where their drill stands when they resume it.
     """
 
-    def __init__(self, out: TextIO, person: str | None = None) -> None:
+    def __init__(self, out: TextIO, person: str | None = None, after_write: Callable[[], None] | None = None) -> None:
+        """`after_write` runs after each message: one that arrives while the terminal waits for a line
+        ("time is up") is printed after the prompt, which the terminal drill then shows again."""
         self._out = out
         self._person = person
         self._ids = itertools.count(1)
+        self._after_write = after_write
 
     def _write(self, reply: Reply) -> MessageRef:
         self._out.write("\n" + render_text(reply) + "\n")
         self._out.flush()
+        if self._after_write is not None:
+            self._after_write()
         return MessageRef("console", "terminal", str(next(self._ids)))
 
     def _skip(self) -> MessageRef:
