@@ -102,7 +102,10 @@ def build_parser() -> OneLineParser:
     review.add_argument("--user", default=None, help="your name (default: the OS user)")
 
     report = sub.add_parser("report", help="show a finished drill's report again")
-    report.add_argument("drill_id", nargs="?", type=_positive_int, help="drill number (default: the latest)")
+    report.add_argument(
+        "number", nargs="?", type=_positive_int, metavar="N",
+        help="your drill number, as its report shows it (default: the latest)",
+    )
     report.add_argument("--answers", action="store_true", help="include the reference answers")
     report.add_argument("--user", default=None, help="your name (default: the OS user)")
     report.add_argument("--lang", choices=["zh", "en"], default=None, help="language (default: your last choice)")
@@ -436,7 +439,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         app = await build_app(settings)
         try:
             lang = await _console_lang(app, user, args.lang)
-            report = await app.drills.report(UserRef("console", user, user), args.drill_id, with_answers=args.answers)
+            report = await app.drills.report(UserRef("console", user, user), args.number, with_answers=args.answers)
             if report.lang != lang:
                 from dataclasses import replace
 

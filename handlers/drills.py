@@ -70,13 +70,13 @@ async def skip(ctx: Context, cmd: Command) -> list[Outgoing]:
 
 async def report(ctx: Context, cmd: Command) -> list[Outgoing]:
     p = parse(cmd.args, switches={"answers"})
-    drill_id: int | None = None
+    number: int | None = None  # the person's own drill number (#3), as reports and `drill status` show it
     if p.positional:
         word = p.positional[0].lstrip("#")
         if not word.isdigit():
             raise BadArguments("report [DRILL] [--answers]")
-        drill_id = int(word)
-    result = await ctx.app.drills.report(cmd.user, drill_id, with_answers="answers" in p.switches)
+        number = int(word)
+    result = await ctx.app.drills.report(cmd.user, number, with_answers="answers" in p.switches)
     target = CALLER if cmd.where.is_dm else PRIVATE
     return [Outgoing(target, result)]
 

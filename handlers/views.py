@@ -189,8 +189,8 @@ def drill_report(report: DrillReport) -> Reply:
         for line in report.lines:
             blocks.append(Block(f"{line.qid} · {t('drill.reference', lang)}", (line.question.answer.get(lang),)))
     else:  # a button in chat; the terminal prints the command to type instead (console.render)
-        buttons = (Button("Reference answers" if lang == "en" else "参考答案", f"report {report.drill_id} --answers"),)
-    title = t("report.title", lang, drill=report.drill_id)
+        buttons = (Button("Reference answers" if lang == "en" else "参考答案", f"report {report.number} --answers"),)
+    title = t("report.title", lang, drill=report.number)
     return Reply(title=title, blocks=tuple(blocks), buttons=buttons, lang=lang, kind="report")
 
 
@@ -198,7 +198,7 @@ def drill_status(status: DrillStatus) -> Reply:
     text = t(
         "drill.status_rating" if status.awaiting_rating else "drill.status",
         status.lang,
-        drill=status.drill_id,
+        drill=status.number,
         position=status.position,
         total=status.total,
         qid=status.qid,

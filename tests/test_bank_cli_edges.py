@@ -144,7 +144,7 @@ def test_english_report_names_topics_not_tag_ids() -> None:
     def report(lang: str) -> str:
         by_tag = (("ffn", 0), ("positional-encoding", 40), ("bert", 80))
         return render_text(render(DrillReport(
-            drill_id=1, lang=lang, reason="finished", lines=(), overall=40, answered=3, by_tag=by_tag,
+            drill_id=1, number=1, lang=lang, reason="finished", lines=(), overall=40, answered=3, by_tag=by_tag,
             strongest=("bert",), weakest=("ffn",), reviews=(),
         )))
 

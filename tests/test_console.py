@@ -153,7 +153,7 @@ def test_full_two_question_drill(tmp_path: Path, real_bank: Bank) -> None:
     rows = db_rows(db, "SELECT state FROM drills")
     assert rows == [("finished",)]
     # the report names the command that shows the reference answers, and that command works
-    (drill_id,) = db_rows(db, "SELECT id FROM drills")[0]
+    (drill_id,) = db_rows(db, "SELECT number FROM drills")[0]
     assert f"Use interview-bot report {drill_id} --answers to see the reference answers." in output
     again = run_cli(db, "report", str(drill_id), "--answers", "--user", "alice").stdout.decode()
     assert again.count("Reference answer") >= 2 and "Use interview-bot report" not in again

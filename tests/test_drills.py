@@ -372,6 +372,23 @@ async def test_report_again_with_answers(app: App, bank: Bank) -> None:
     assert "interview-bot" not in text_of(plain)
 
 
+async def test_drills_are_numbered_per_person(app: App) -> None:
+    """Each person counts their own drills: bob's first drill is #1 although alice ran two before it, and
+    `report 1` means the caller's own drill #1."""
+    router = Router(app)
+    for who in ("alice", "alice", "bob"):
+        await router.handle(dm("drill 1", who))
+        await say(router, "skip", who)
+    titles = {who: text_of(await router.handle(dm("report", who))) for who in ("alice", "bob")}
+    assert "#2" in titles["alice"] and "#1" in titles["bob"] and "#3" not in titles["alice"] + titles["bob"]
+    mine = text_of(await router.handle(dm("report 2", "bob")))
+    assert "#2" in mine and ("No drill #2 of yours" in mine or "找不到练习 #2" in mine)
+    assert "#1" in text_of(await router.handle(dm("report 1", "bob")))
+    await router.handle(dm("drill 1", "bob"))
+    status = text_of(await router.handle(dm("drill status", "bob")))
+    assert "#2" in status, status
+
+
 async def test_overlong_and_empty_answers_are_refused(app: App) -> None:
     """A reply over 4,000 characters is refused naming the limit; nothing is stored."""
     router = Router(app)

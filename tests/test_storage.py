@@ -214,3 +214,42 @@ async def test_reads_of_the_same_moment_share_a_trip(db_path: Path) -> None:
         assert await db.run_read(count) == 1 and db.read_trips - before == 2
     finally:
         await db.close()
+
+
+async def test_drill_numbers_are_given_per_person_to_drills_made_before_them(db_path: Path) -> None:
+    """Migration 0006 numbers the drills already recorded per person, in the order they were started, and
+    new drills carry on from there."""
+    from datetime import UTC, datetime
+
+    from bot.storage.store import Store
+
+    raw = sqlite3.connect(db_path)
+    for migration in migrations()[:5]:
+        raw.executescript(migration.sql)
+    raw.execute("PRAGMA user_version = 5")
+    when = "2026-01-01T00:00:00.000000+00:00"
+    for name in ("alice", "bob"):
+        raw.execute("INSERT INTO users (platform, platform_user_id, created_at) VALUES ('t', ?, ?)", (name, when))
+    for user_id in (1, 1, 2, 1, 2):  # alice, alice, bob, alice, bob
+        raw.execute(
+            "INSERT INTO drills (user_id, state, minutes, started_at, last_activity_at) "
+            "VALUES (?, 'finished', 5, ?, ?)",
+            (user_id, when, when),
+        )
+    raw.commit()
+    raw.close()
+    db = await open_database(db_path)
+    try:
+        async with db.conn.execute("SELECT user_id, number FROM drills ORDER BY id") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
+        store = Store(db)
+        async with db.transaction() as conn:
+            new_id = await store.create_drill(
+                conn, user_id=2, conversation_id=None, lang="en", minutes=5, scope={}, grading="auto",
+                on_timeout="move_on", question_ids=["1.1"], now=datetime.now(UTC),
+            )
+        drill = await store.drill_numbered(2, 3)
+        assert drill is not None and drill.id == new_id
+        assert await store.drill_numbered(2, 4) is None
+    finally:
+        await db.close()

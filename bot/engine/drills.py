@@ -114,6 +114,7 @@ class ReportLine:
 @dataclass(frozen=True, slots=True)
 class DrillReport:
     drill_id: int
+    number: int  # the person's own drill number, which they see and type (`report 3`)
     lang: str
     reason: str  # finished / stopped / expired / requested
     lines: tuple[ReportLine, ...]
@@ -130,6 +131,7 @@ class DrillReport:
 @dataclass(frozen=True, slots=True)
 class DrillStatus:
     drill_id: int
+    number: int  # the person's own drill number
     position: int
     total: int
     qid: str
@@ -801,22 +803,22 @@ class DrillService:
         if current and current.deadline_at:
             left = max(0.0, (current.deadline_at - self._clock.now()).total_seconds())
         rating = current is None and drill.grading == "self" and any(awaits_rating(r) for r in roots)
-        return DrillStatus(drill.id, position, len(roots), qid, left, drill.lang, awaiting_rating=rating)
+        return DrillStatus(drill.id, drill.number, position, len(roots), qid, left, drill.lang, awaiting_rating=rating)
 
-    async def report(self, user: UserRef, drill_id: int | None = None, *, with_answers: bool = False) -> DrillReport:
-        """A finished drill's report again (the latest by default)."""
+    async def report(self, user: UserRef, number: int | None = None, *, with_answers: bool = False) -> DrillReport:
+        """A finished drill's report again: the person's drill `number` (their own numbering), else the latest."""
         row = await self._store.find_user(user.platform, user.user_id)  # asking creates nobody
         if row is None:
             raise DrillError(Notice("report.none", self._default_lang))
         lang = row.lang or self._default_lang
-        if drill_id is None:
+        if number is None:
             drill = await self._store.latest_drill(row.id, ("finished", "stopped", "expired"))
             if drill is None:
                 raise DrillError(Notice("report.none", lang))
         else:
-            drill = await self._store.get_drill(drill_id)
-            if drill is None or drill.user_id != row.id:
-                raise DrillError(Notice("report.not_found", lang, {"drill": drill_id}, True))
+            drill = await self._store.drill_numbered(row.id, number)
+            if drill is None:
+                raise DrillError(Notice("report.not_found", lang, {"drill": number}, True))
         return await self.build_report(drill, "requested", with_answers=with_answers)
 
     async def build_report(self, drill: DrillRow, reason: str, *, with_answers: bool = False) -> DrillReport:
@@ -881,6 +883,7 @@ class DrillService:
         answered = sum(1 for line in lines if line.state == "answered")
         return DrillReport(
             drill.id,
+            drill.number,
             drill.lang,
             reason,
             tuple(lines),

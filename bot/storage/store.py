@@ -92,6 +92,7 @@ class DrillRow:
     started_at: datetime
     last_activity_at: datetime
     finished_at: datetime | None
+    number: int  # the person's own drill number (#1, #2, ...), which people see and type; `id` is internal
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +252,7 @@ _CONV_COLS = (
 )
 _DRILL_COLS = (
     "id, user_id, conversation_id, state, lang, minutes, scope, grading, on_timeout, started_at, "
-    "last_activity_at, finished_at"
+    "last_activity_at, finished_at, number"
 )
 _ITEM_COLS = (
     "id, drill_id, position, question_id, parent_item_id, probe_key_point, state, asked_at, deadline_at, "
@@ -326,6 +327,7 @@ def _drill(row: Sequence[Any]) -> DrillRow:
         from_iso(row[9]),
         from_iso(row[10]),
         _dt(row[11]),
+        int(row[12]),
     )
 
 
@@ -841,6 +843,11 @@ class Store:
         row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE id = ?", (drill_id,))
         return _drill(row) if row else None
 
+    async def drill_numbered(self, user_id: int, number: int) -> DrillRow | None:
+        """The person's drill with their own number `number`."""
+        row = await self._one(f"SELECT {_DRILL_COLS} FROM drills WHERE user_id = ? AND number = ?", (user_id, number))
+        return _drill(row) if row else None
+
     async def latest_drill(self, user_id: int, states: Sequence[str]) -> DrillRow | None:
         marks = ",".join("?" for _ in states)
         row = await self._one(
@@ -869,7 +876,8 @@ class Store:
         """Insert a drill and its planned items inside the caller's transaction."""
         cursor = await conn.execute(
             "INSERT INTO drills (user_id, conversation_id, state, lang, minutes, scope, grading, on_timeout, "
-            "started_at, last_activity_at) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+            "started_at, last_activity_at, number) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(number), 0) + 1 FROM drills WHERE user_id = ?))",
             (
                 user_id,
                 conversation_id,
@@ -880,6 +888,7 @@ class Store:
                 on_timeout,
                 to_iso(now),
                 to_iso(now),
+                user_id,
             ),
         )
         drill_id = int(cursor.lastrowid or 0)
@@ -1317,8 +1326,8 @@ class PersonData:
             (user_id,),
         )
         drills = await s._all(
-            "SELECT d.id, d.state, d.started_at, d.finished_at, di.question_id, di.state, di.score, di.self_rating, "
-            "di.asked_at, di.answered_at "
+            "SELECT d.number, d.state, d.started_at, d.finished_at, di.question_id, di.state, di.score, "
+            "di.self_rating, di.asked_at, di.answered_at "
             "FROM drills d JOIN drill_items di ON di.drill_id = d.id WHERE d.user_id = ? ORDER BY d.id, di.position",
             (user_id,),
         )
@@ -1348,7 +1357,7 @@ class PersonData:
             ],
             "drill_items": [
                 {
-                    "drill_id": r[0],
+                    "drill": r[0],  # the person's own drill number, as `report N` takes it
                     "drill_state": r[1],
                     "started_at": r[2],
                     "finished_at": r[3],

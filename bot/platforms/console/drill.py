@@ -181,7 +181,7 @@ class ConsoleDrill:
             items = await self.app.store.drill_items(active.id)
             roots = [i for i in items if i.parent_item_id is None]
             done = sum(1 for i in roots if i.state not in ("pending", "asked"))
-            self.write(t("console.resuming", lang, drill=active.id, done=done, total=len(roots)))
+            self.write(t("console.resuming", lang, drill=active.number, done=done, total=len(roots)))
             # a resumed drill keeps its own time limit unless --minutes says otherwise
             minutes = self.args.minutes if self.args.minutes_given else None
             await self.show(await drills.resume(self.user, minutes=minutes))
