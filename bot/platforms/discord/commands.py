@@ -205,7 +205,8 @@ class InterviewGroup(app_commands.Group):
 
     @app_commands.command(name="report", description=_about("report"))
     @app_commands.rename(drill_id="drill")
-    @app_commands.describe(drill_id="drill number (default: the latest)", answers="include the reference answers")
+    @app_commands.describe(drill_id="your drill number, as its report shows it (default: the latest)",
+                           answers="include the reference answers")
     async def report(self, interaction: discord.Interaction, drill_id: Range[int, 1] | None = None,
                      answers: bool = False) -> None:
         """A drill's report card."""
