@@ -11,7 +11,7 @@ import pytest
 from bot.app import App, build_app, grader_for
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.engine.drills import DrillFeedback, DrillOptions, DrillQuestion, DrillService
+from bot.engine.drills import DrillFeedback, DrillOptions, DrillQuestion, DrillService, probe_grade
 from bot.platforms.base import Command
 from bot.storage.store import ItemAsk, ItemClose
 from handlers.router import Router
@@ -498,8 +498,25 @@ async def test_built_probe_is_the_same_question_and_grades_the_same(app: App) ->
     await app.drills.message(user("alice"), reply)
     feedback = next(o.event for o in await app.drills.submit(user("alice")) if isinstance(o.event, DrillFeedback))
     assert feedback.question is probe.question
-    assert feedback.grade == grader_for(app.bank).grade(probe.question, reply)
+    assert feedback.grade == probe_grade(grader_for(app.bank).grade(probe.question, reply))
     assert feedback.grade is not None and feedback.grade.covered
+
+
+async def test_a_follow_up_answered_by_making_its_point_scores_full_marks(app: App) -> None:
+    """A short reply that makes the probed point is a full answer to the follow-up: "1 of 1 key points
+    covered" shows 100/100, although the grader's score, which also weighs similarity to a reference
+    text, is lower for so short a reply.  The question's final score gains from it as well."""
+    await app.drills.start(user("fay"), room("D-fay", dm=True), DrillOptions(count=1, lang="zh"))
+    probe = await _probe_event(app, "fay", VAGUE)
+    point = probe.question.key_points[0]
+    reply = f"应该是{point.aliases_zh[0]}吧"
+    raw = grader_for(app.bank).grade(probe.question, reply)
+    assert raw.covered == (point.id,) and raw.score < 100
+    await app.drills.message(user("fay"), reply)
+    feedback = next(o.event for o in await app.drills.submit(user("fay")) if isinstance(o.event, DrillFeedback))
+    assert feedback.grade is not None and feedback.grade.score == 100 and feedback.grade.covered == (point.id,)
+    stuffed = probe_grade(replace(raw, flags=("keyword_list",), score=2))
+    assert stuffed.score == 2  # a gamed reply keeps its capped score
 
 
 async def test_status_while_an_answer_waits_for_its_rating(app: App) -> None:

@@ -472,6 +472,8 @@ class DrillService:
         grade: Grade | None = None
         if drill.grading == "auto":
             grade = await self._grading.grade(question, text)
+            if item.probe_key_point is not None:
+                grade = probe_grade(grade)
         grade_json = grade.to_json() if grade else None
         score = grade.score if grade else None
         close = ItemClose(item.id, "answered", now, self.KIND_DEADLINE, late=late, score=score, grade=grade_json)
@@ -959,6 +961,22 @@ def strongest_and_weakest(by_tag: tuple[tuple[str, int], ...]) -> tuple[tuple[st
     strongest = tuple(tag for tag, score in by_tag if score == top)[:2] if top >= STRONG_TOPIC_SCORE else ()
     weakest = tuple(tag for tag, score in sorted(by_tag, key=lambda x: (x[1], x[0])) if score == bottom)[:2]
     return strongest, weakest
+
+
+# Flags that mark a reply as gamed or beside the point: its capped score stands.
+_GAMED = frozenset({"keyword_list", "copied_question", "off_topic", "empty"})
+
+
+def probe_grade(grade: Grade) -> Grade:
+    """A follow-up on one key point is answered by making that point: its score is at least the point's
+    credit (100 when covered).  The grader's score also weighs similarity to a reference text, which a
+    short, correct reply to a narrow question ("2048, four times d_model") cannot reach, so "1 of 1 key
+    points covered" would otherwise show 83/100.  Gamed replies keep their capped score."""
+    if not grade.key_points or not _GAMED.isdisjoint(grade.flags):
+        return grade
+    credit = grade.key_points[0].credit if grade.key_points[0].status in ("covered", "partial") else 0.0
+    floor = round(100 * credit)
+    return replace(grade, score=floor) if floor > grade.score else grade
 
 
 def _fmt(key: str, lang: str, **params: str) -> str:
