@@ -153,7 +153,7 @@ def drill_report(report: DrillReport) -> Reply:
             score = str(line.score) if line.score is not None else "—"
             lines.append(t("report.line", lang, qid=line.qid, score=score, time=time, probes=probes, state=state))
         if line.missed:
-            lines.append(f"   {t('drill.missed', lang)}:")
+            lines.append(f"   {t('drill.missed', lang)}{'：' if lang == 'zh' else ':'}")
             lines.extend(f"   · {name}" for name in _kp_names(line.question, line.missed, lang))
     counts = {"answered": report.answered, "total": len(report.lines)}
     if report.overall is not None:

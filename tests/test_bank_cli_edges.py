@@ -184,3 +184,23 @@ def test_bank_show_lists_the_probe_under_its_key_point(tmp_path: Path, bank: Ban
         assert kp.probe is not None
         at = next(i for i, line in enumerate(lines) if line.startswith(f"  [{kp.id} ×"))
         assert lines[at + 1].strip().endswith(kp.probe.get(lang)), lines[at + 1]
+
+
+def test_the_report_punctuates_each_language_its_own_way(bank: Bank) -> None:
+    """The missed-points label ends with a full-width colon in Chinese and an ASCII one in English."""
+    from bot.engine.drills import DrillReport, ReportLine
+    from bot.platforms.console.render import render_text
+    from handlers.views import render
+
+    question = bank.get("1.14")
+    assert question is not None
+    line = ReportLine("1.14", question, "answered", 41, 5.0, False, 0, (), (question.key_points[-1].id,), None)
+
+    def report(lang: str) -> str:
+        return render_text(render(DrillReport(
+            drill_id=7, number=1, lang=lang, reason="finished", lines=(line,), overall=41, answered=1, by_tag=(),
+            strongest=(), weakest=(), reviews=(),
+        )))
+
+    assert "   遗漏的要点：" in report("zh") and "遗漏的要点:" not in report("zh")
+    assert "   Missed:" in report("en")
