@@ -697,3 +697,35 @@ async def test_the_prompt_comes_back_after_time_is_up(tmp_path: Path, real_bank:
             await asyncio.wait_for(drill, 30)
         stdin.close()
         await app.close()
+
+
+def _can_mount_read_only() -> bool:
+    """Whether this machine lets an unprivileged user namespace bind-mount a folder read-only (the way
+    to get a read-only database even when the tests run as root, who may write any file)."""
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs `unshare -rm` (user and mount namespaces)")
+def test_a_read_only_database_is_named_as_such(tmp_path: Path) -> None:
+    """A database on a read-only mount, or a new one in a read-only folder, is one clear line saying what is
+    read-only and what to do; SQLite's own "unable to open database file" said neither."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    existing = folder / "bot.sqlite3"
+    assert run_cli(existing, "drill", "stop", "--user", "ro", "--lang", "en").returncode in (0, 1)  # creates it
+    assert existing.exists()
+    script = (
+        f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+        f"for db in {existing} {folder / 'new.sqlite3'}; do "
+        f"{sys.executable} -m bot --db $db drill --count 1 --user ro </dev/null; echo rc=$?; done"
+    )
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    errors = done.stderr.strip().splitlines()
+    assert done.stdout.split() == ["rc=1", "rc=1"] and len(errors) == 2, (done.stdout, done.stderr)
+    assert errors[0].startswith(f"interview-bot: error: cannot use the database {existing}: the file is read-only")
+    assert errors[1].startswith(f"interview-bot: error: cannot open the database {folder / 'new.sqlite3'}: its folder")
+    assert all("--db" in e and "Traceback" not in e for e in errors)

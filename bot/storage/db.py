@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -286,6 +287,30 @@ def _probe(path: Path) -> None:
     sqlite3.connect(path).close()
 
 
+def _cannot_write(path: Path) -> str | None:
+    """Why this process cannot write the database at `path`, if that is the reason SQLite failed.
+
+    SQLite only says "unable to open database file" or "attempt to write a readonly database"; the
+    usual cause is a file or folder this user may not write (a volume owned by another user, a read-only
+    mount).  The folder matters too: SQLite creates the -wal and -shm files beside the database."""
+    if path.exists() and not os.access(path, os.W_OK):
+        where = "the file"
+    elif not os.access(path.parent, os.W_OK):
+        where = "its folder"
+    else:
+        return None
+    return (
+        f"{where} is read-only for this user (permissions or a read-only mount); the bot writes to the database, "
+        f"and SQLite creates {path.name}-wal and {path.name}-shm beside it. Give this user write access to "
+        "the folder and the file, or choose another path with --db or INTERVIEW_BOT_DB"
+    )
+
+
+def _open_error(path: Path, verb: str, exc: sqlite3.Error) -> StorageError:
+    reason = _cannot_write(path) or str(exc)
+    return StorageError(f"cannot {verb} the database {path}: {reason}")
+
+
 async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
     """Open (creating folders as needed), refuse a newer schema untouched, set pragmas, migrate."""
     path = Path(path)
@@ -299,7 +324,7 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
         await asyncio.to_thread(_probe, path)
         conn = await aiosqlite.connect(path, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot open the database {path}: {exc}") from exc
+        raise _open_error(path, "open", exc) from exc
     db = Database(conn, path)
     try:
         version = await db.schema_version()
@@ -316,7 +341,7 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
             await db.migrate()
     except sqlite3.DatabaseError as exc:
         await conn.close()
-        raise StorageError(f"cannot use the database {path}: {exc}") from exc
+        raise _open_error(path, "use", exc) from exc
     except BaseException:
         await conn.close()
         raise
