@@ -38,6 +38,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "出了点问题，已记录。你的数据没有丢失，请稍后再试。",
         "en": "Something went wrong and was logged. Nothing you sent was lost; please try again.",
     },
+    "error.storage": {
+        "zh": "没能保存：机器人的数据库出错了（已记录）。你刚才发的这条没有保存，请稍后再发一次。",
+        "en": "That could not be saved: the bot's database failed (logged). What you just sent was not stored; "
+        "please send it again in a while.",
+    },
     "error.delivery_failed": {
         "zh": "平台暂时没有接受这条消息（已记录）。你提交的内容都已保存；揭晓会自动重新发布，不必再操作一次。",
         "en": "The platform did not accept a message just now (logged). Everything you sent is saved, and a "
@@ -412,6 +417,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "console.time_left": {"zh": "剩余 {left}", "en": "{left} left"},
     "console.over_time": {"zh": "已超时", "en": "over time"},
+    "console.storage_failed": {
+        "zh": "无法写入数据库 {db}：{error}。之前保存的回答都还在；处理好之后（比如腾出磁盘空间）用 "
+        "interview-bot drill --resume 继续。",
+        "en": "Could not write to the database {db}: {error}. Everything saved before is kept; once that is "
+        "fixed (free disk space, for instance), continue with interview-bot drill --resume.",
+    },
+    "console.not_saved": {
+        "zh": "这一行没有保存，需要时请复制：{text}",
+        "en": "This line was not saved; copy it if you need it: {text}",
+    },
     "console.line_cut": {
         "zh": "这一行有 {bytes} 字节，终端最多只传 4095 字节，多出的部分可能已被终端截掉。较长的回答请分几行粘贴。",
         "en": "That line is {bytes} bytes, the most a terminal passes on: the rest may have been cut by the "

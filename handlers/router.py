@@ -19,6 +19,7 @@ from bot.app import App
 from bot.engine.drills import DONE_WORDS
 from bot.engine.events import CALLER, PRIVATE, Notice, NoticeError, Outgoing
 from bot.platforms.base import Command, Reply
+from bot.storage.db import storage_failure
 from handlers import drills, help, people, rounds, schedules
 from handlers.commands import BY_NAME, NAMES
 from handlers.context import Context, language_for
@@ -125,9 +126,9 @@ class Router:
             ]
         except NoticeError as exc:  # RoundError and DrillError are NoticeErrors too: refusals are private
             outs = [Outgoing(PRIVATE, exc.notice)]
-        except Exception:
+        except Exception as exc:
             log.exception("command failed name=%s platform=%s", name, command.user.platform)
-            outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]
+            outs = [Outgoing(CALLER, Notice(_failure_key(exc), lang, error=True))]
         return await self._deliver(outs, lang)
 
     def _pick(self, name: str, command: Command) -> Handler | None:
@@ -170,9 +171,9 @@ class Router:
             if quiet and exc.notice.key == "round.none_open":
                 return []
             outs = [Outgoing(PRIVATE, exc.notice)]
-        except Exception:
+        except Exception as exc:
             log.exception("message failed platform=%s", command.user.platform)
-            outs = [Outgoing(CALLER, Notice("error.internal", lang, error=True))]
+            outs = [Outgoing(CALLER, Notice(_failure_key(exc), lang, error=True))]
         return await self._deliver(outs, lang)
 
     async def _lang(self, command: Command) -> str:
@@ -213,3 +214,8 @@ def _may_be_command_word(text: str) -> bool:
 
 _COMMAND_PREFIXES = tuple(sorted(_DM_COMMAND_WORDS))
 
+
+def _failure_key(exc: Exception) -> str:
+    """What to tell the person about an unexpected failure: when storage failed, that what they sent was
+    not stored (the usual message says nothing was lost, which is then untrue)."""
+    return "error.storage" if storage_failure(exc) else "error.internal"

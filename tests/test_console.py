@@ -729,3 +729,49 @@ def test_a_read_only_database_is_named_as_such(tmp_path: Path) -> None:
     assert errors[0].startswith(f"interview-bot: error: cannot use the database {existing}: the file is read-only")
     assert errors[1].startswith(f"interview-bot: error: cannot open the database {folder / 'new.sqlite3'}: its folder")
     assert all("--db" in e and "Traceback" not in e for e in errors)
+
+
+async def test_a_database_that_fails_mid_drill_ends_it_with_the_unsaved_line(tmp_path: Path, real_bank: Bank) -> None:
+    """When the database stops taking writes under a running drill (here: SQLite's query_only, as a full disk
+    or a read-only remount would), the terminal says so, prints the line it could not store and exits 1,
+    instead of a traceback; what was stored before is still there to resume."""
+    import asyncio
+    import io
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.engine.selection import Scope
+    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
+    read_end, write_end = os.pipe()
+    stdin = os.fdopen(read_end, "r", encoding="utf-8")
+    out = Tty()
+    args = ConsoleDrillArgs(user="pat", count=2, scope=Scope(), lang="en", minutes=5)
+    drill = asyncio.ensure_future(run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0))
+    try:
+        os.write(write_end, b"Saved: the scores are scaled by sqrt(d_k).\n")
+        for _ in range(1000):  # until the first line is stored
+            items = await app.store.drill_items(1)
+            if items and await app.store.item_answers(items[0].id):
+                break
+            await asyncio.sleep(0.01)
+        await app.store.db.conn.execute("PRAGMA query_only = 1")
+        os.write(write_end, b"Lost: softmax would saturate otherwise.\n")
+        assert await asyncio.wait_for(drill, 30) == 1
+        shown = out.getvalue()
+        assert "Could not write to the database" in shown and "interview-bot drill --resume" in shown, shown
+        assert "This line was not saved; copy it if you need it: Lost: softmax would saturate otherwise." in shown
+        await app.store.db.conn.execute("PRAGMA query_only = 0")
+        texts = [a.text for item in await app.store.drill_items(1) for a in await app.store.item_answers(item.id)]
+        assert texts == ["Saved: the scores are scaled by sqrt(d_k)."]
+    finally:
+        os.close(write_end)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(drill, 30)
+        stdin.close()
+        await app.close()

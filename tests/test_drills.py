@@ -389,6 +389,21 @@ async def test_drills_are_numbered_per_person(app: App) -> None:
     assert "#2" in status, status
 
 
+async def test_a_reply_the_database_cannot_store_is_not_called_safe(app: App) -> None:
+    """When storage fails (disk full, read-only: here SQLite's query_only), the person is told that what they
+    sent was not stored and to send it again, not the usual "nothing you sent was lost"."""
+    router = Router(app)
+    await router.handle(dm("drill 1", "gus"))
+    await app.store.db.conn.execute("PRAGMA query_only = 1")
+    try:
+        text = await say(router, "the scores are scaled by sqrt(d_k)", "gus")
+        status = text_of(await router.handle(dm("drill stop", "gus")))
+    finally:
+        await app.store.db.conn.execute("PRAGMA query_only = 0")
+    for said in (text, status):
+        assert ("was not stored" in said or "没有保存" in said) and "lost" not in said and "没有丢失" not in said, said
+
+
 async def test_overlong_and_empty_answers_are_refused(app: App) -> None:
     """A reply over 4,000 characters is refused naming the limit; nothing is stored."""
     router = Router(app)

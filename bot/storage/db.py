@@ -33,6 +33,13 @@ class StorageError(RuntimeError):
     """The database cannot be opened or used; the message says why, for a person."""
 
 
+def storage_failure(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be read or written (disk full, read-only, locked past
+    the busy timeout, I/O error, corruption): whatever was being saved was not saved, and the person must
+    be told so rather than that nothing was lost.  A constraint violation is a bug, not a failure of storage."""
+    return isinstance(exc, StorageError | sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError)
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer version of the bot; we refuse to touch it."""
 

@@ -8,6 +8,7 @@ engine's timer: in the terminal a reply after the limit is accepted and marked l
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -32,7 +33,10 @@ from bot.i18n import format_duration, t
 from bot.platforms.base import ConversationRef, UserRef
 from bot.platforms.console.messenger import ConsoleMessenger
 from bot.platforms.console.render import render_text
+from bot.storage.db import storage_failure
 from handlers.views import render
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 
@@ -129,6 +133,7 @@ class ConsoleDrill:
         self.rating_item: int | None = None  # the self-graded answer whose reference this terminal last showed
         self.saved_lines = 0  # lines of the current answer saved before an interrupt (see begin)
         self.waiting: str | None = None  # the prompt shown while a line is awaited: "answer" or "rating"
+        self.unsaved: str | None = None  # a typed line while it is being stored (shown back if storing fails)
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -241,6 +246,22 @@ class ConsoleDrill:
             self.out.flush()
 
     async def run(self) -> int:
+        """Run the drill; a database that fails under it (disk full, read-only) ends it with a clear message
+        and the line that was not saved, instead of a traceback: everything saved before stays resumable."""
+        try:
+            return await self._run()
+        except Exception as exc:
+            if not storage_failure(exc):
+                raise
+            # the person is told below; the traceback is for --log-level INFO, not for their terminal
+            log.info("terminal drill storage failed db=%s", self.app.store.db.path, exc_info=True)
+            lang = self.args.lang
+            self.write("\n" + t("console.storage_failed", lang, db=str(self.app.store.db.path), error=str(exc)))
+            if self.unsaved:
+                self.write(t("console.not_saved", lang, text=self.unsaved))
+            return 1
+
+    async def _run(self) -> int:
         if not await self.begin():
             return self.exit_code
         # timers start after `begin`: a resumed question's deadline that passed while the terminal was closed
@@ -307,8 +328,10 @@ class ConsoleDrill:
                 # a message can bring a paused drill back: show what the engine says then.  A line longer than
                 # one chat message (a long paragraph pasted into a terminal) is kept whole as several parts,
                 # as if typed on several lines, instead of being refused and lost
+                self.unsaved = line.rstrip("\n")
                 for part in _message_parts(line):
                     await self.show(await self.app.drills.message(self.user, part))
+                self.unsaved = None
                 typed = True
             except DrillError as exc:
                 await self.show([Outgoing(_caller(), exc.notice)])
