@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import os
 import queue
 import re
@@ -12,13 +14,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.clock import to_iso
+from bot.app import App, build_app
+from bot.clock import FakeClock, to_iso
+from bot.config import Settings
+from bot.engine.selection import Scope
+from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
 from question_bank.loader import load_bank_strict
 from question_bank.schema import Bank
 
@@ -648,55 +654,72 @@ def test_an_unknown_argument_is_reported_under_its_subcommand(
     assert err == f"{prog}: error: unrecognized arguments: {extra}\n", err
 
 
+class WatchedTty(io.StringIO):
+    """A terminal's output (a tty, so the drill prompts) that a test can wait on: every write wakes it.
+    The drill writes from the event loop, so an asyncio.Event is enough; no polling, no sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wrote = asyncio.Event()
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        count = super().write(text)
+        self.wrote.set()
+        return count
+
+    async def until(self, shown: Callable[[str], bool], timeout: float = 30) -> None:
+        async def wait() -> None:
+            while True:
+                self.wrote.clear()
+                if shown(self.getvalue()):
+                    return
+                await self.wrote.wait()
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"not shown in time; output:\n{self.getvalue()}") from None
+
+
+@contextlib.asynccontextmanager
+async def console_drill_on_a_pipe(
+    app: App, args: ConsoleDrillArgs
+) -> AsyncIterator[tuple[WatchedTty, Callable[[bytes], None], asyncio.Future[int]]]:
+    """A terminal drill reading from a pipe the test writes to, printing to a WatchedTty.  On the way out the
+    pipe is closed (end of input), so a drill still running stops before the database closes."""
+    read_end, write_end = os.pipe()
+    stdin = os.fdopen(read_end, "r", encoding="utf-8")
+    out = WatchedTty()
+    drill = asyncio.ensure_future(run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0))
+    try:
+        yield out, lambda data: os.write(write_end, data) and None, drill
+    finally:
+        os.close(write_end)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(drill, 30)
+        stdin.close()
+
+
 @pytest.mark.parametrize(("lang", "over"), [("en", "[over time] > "), ("zh", "[已超时] > ")])
 async def test_the_prompt_comes_back_after_time_is_up(tmp_path: Path, real_bank: Bank, lang: str, over: str) -> None:
     """"Time is up" arrives while the terminal waits at its prompt: the prompt is shown again under it, saying
     the time is over, so the person knows the drill still takes the answer."""
-    import asyncio
-    import io
-
-    from bot.app import build_app
-    from bot.clock import FakeClock
-    from bot.config import Settings
-    from bot.engine.selection import Scope
-    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    async def shown(text: str) -> None:
-        for _ in range(1000):  # the drill runs in this loop and reads on a thread: give both a moment
-            if text in out.getvalue():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"{text!r} not shown; output:\n{out.getvalue()}")
-
     clock = FakeClock()
     app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), clock=clock, bank=real_bank)
-    read_end, write_end = os.pipe()
-    stdin = os.fdopen(read_end, "r", encoding="utf-8")
-    out = Tty()
-    args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang=lang, minutes=5)
-    drill = asyncio.ensure_future(run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0))
+    up = "Time is up" if lang == "en" else "时间到"
     try:
-        await shown("] > ")
-        await clock.advance(timedelta(minutes=5, seconds=1))
-        up = "Time is up" if lang == "en" else "时间到"
-        await shown(up)
-        await shown(over)
-        assert out.getvalue().rindex(over) > out.getvalue().index(up)
-        os.write(write_end, b"skip\n")
-        os.close(write_end)
-        write_end = -1
-        assert await asyncio.wait_for(drill, 30) == 0
+        args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang=lang, minutes=5)
+        async with console_drill_on_a_pipe(app, args) as (out, send, drill):
+            await out.until(lambda shown: "] > " in shown)
+            await clock.advance(timedelta(minutes=5, seconds=1))
+            await out.until(lambda shown: up in shown and over in shown[shown.index(up):])
+            send(b"skip\n")
     finally:
-        if write_end >= 0:
-            os.close(write_end)  # end of input: a drill still running stops before the database closes
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(drill, 30)
-        stdin.close()
         await app.close()
+    assert drill.result() == 0
 
 
 def _can_mount_read_only() -> bool:
@@ -735,34 +758,16 @@ async def test_a_database_that_fails_mid_drill_ends_it_with_the_unsaved_line(tmp
     """When the database stops taking writes under a running drill (here: SQLite's query_only, as a full disk
     or a read-only remount would), the terminal says so, prints the line it could not store and exits 1,
     instead of a traceback; what was stored before is still there to resume."""
-    import asyncio
-    import io
-
-    from bot.app import build_app
-    from bot.config import Settings
-    from bot.engine.selection import Scope
-    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
     app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
-    read_end, write_end = os.pipe()
-    stdin = os.fdopen(read_end, "r", encoding="utf-8")
-    out = Tty()
-    args = ConsoleDrillArgs(user="pat", count=2, scope=Scope(), lang="en", minutes=5)
-    drill = asyncio.ensure_future(run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0))
     try:
-        os.write(write_end, b"Saved: the scores are scaled by sqrt(d_k).\n")
-        for _ in range(1000):  # until the first line is stored
-            items = await app.store.drill_items(1)
-            if items and await app.store.item_answers(items[0].id):
-                break
-            await asyncio.sleep(0.01)
-        await app.store.db.conn.execute("PRAGMA query_only = 1")
-        os.write(write_end, b"Lost: softmax would saturate otherwise.\n")
-        assert await asyncio.wait_for(drill, 30) == 1
+        args = ConsoleDrillArgs(user="pat", count=2, scope=Scope(), lang="en", minutes=5)
+        async with console_drill_on_a_pipe(app, args) as (out, send, drill):
+            await out.until(lambda shown: shown.count("left] > ") == 1)
+            send(b"Saved: the scores are scaled by sqrt(d_k).\n")
+            await out.until(lambda shown: shown.count("left] > ") == 2)  # stored, and asking for more
+            await app.store.db.conn.execute("PRAGMA query_only = 1")
+            send(b"Lost: softmax would saturate otherwise.\n")
+            assert await asyncio.wait_for(drill, 30) == 1
         shown = out.getvalue()
         assert "Could not write to the database" in shown and "interview-bot drill --resume" in shown, shown
         assert "This line was not saved; copy it if you need it: Lost: softmax would saturate otherwise." in shown
@@ -770,8 +775,4 @@ async def test_a_database_that_fails_mid_drill_ends_it_with_the_unsaved_line(tmp
         texts = [a.text for item in await app.store.drill_items(1) for a in await app.store.item_answers(item.id)]
         assert texts == ["Saved: the scores are scaled by sqrt(d_k)."]
     finally:
-        os.close(write_end)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(drill, 30)
-        stdin.close()
         await app.close()
