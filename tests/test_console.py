@@ -566,13 +566,6 @@ async def test_pasted_paragraphs_stay_one_answer(tmp_path: Path, real_bank: Bank
                                                  parts_on_first: int) -> None:
     """In a terminal, text pasted with blank lines between its paragraphs is one answer; piped input (no
     paste window) keeps the rule that an empty line submits."""
-    import io
-
-    from bot.app import build_app
-    from bot.config import Settings
-    from bot.engine.selection import Scope
-    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
-
     app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
     try:
         args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang="en", minutes=5)
@@ -587,22 +580,11 @@ async def test_pasted_paragraphs_stay_one_answer(tmp_path: Path, real_bank: Bank
 
 async def test_no_prompt_between_the_lines_of_a_paste(tmp_path: Path, real_bank: Bank) -> None:
     """A pasted answer arrives all at once: the terminal does not print '[5:00 left] > ' once per line."""
-    import io
-
-    from bot.app import build_app
-    from bot.config import Settings
-    from bot.engine.selection import Scope
-    from bot.platforms.console.drill import ConsoleDrillArgs, run_console_drill
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
     app = await build_app(Settings(db_path=tmp_path / "bot.sqlite3"), bank=real_bank)
     try:
         args = ConsoleDrillArgs(user="pat", count=1, scope=Scope(), lang="en", minutes=5)
         lines = [f"line {n} of a pasted answer about attention and softmax." for n in range(12)]
-        out = Tty()
+        out = WatchedTty()
         stdin = io.StringIO("\n".join(lines) + "\n\n")  # all there at once, as a paste is
         assert await run_console_drill(app, args, stdin=stdin, out=out, paste_window=0.0) == 0
         assert out.getvalue().count("left] > ") < len(lines) // 2, out.getvalue()
@@ -613,12 +595,7 @@ async def test_no_prompt_between_the_lines_of_a_paste(tmp_path: Path, real_bank:
 async def test_a_line_as_long_as_a_terminal_passes_on_is_flagged(tmp_path: Path, real_bank: Bank) -> None:
     """A terminal passes on at most 4095 bytes of one line: a line that long from a terminal was probably
     cut, and the person is told to paste long answers in several lines."""
-    import io
-
-    from bot.app import build_app
-    from bot.config import Settings
-    from bot.engine.selection import Scope
-    from bot.platforms.console.drill import TTY_LINE_BYTES, ConsoleDrillArgs, run_console_drill
+    from bot.platforms.console.drill import TTY_LINE_BYTES
 
     class TtyInput(io.StringIO):
         def isatty(self) -> bool:
